@@ -1,0 +1,292 @@
+//! Classic optimization test functions (to be minimized) with their domains
+//! and global minima, as in the Virtual Library of Simulation Experiments.
+
+use std::f64::consts::PI;
+
+#[derive(Clone, Debug)]
+pub struct TestFunction {
+    /// Canonical name with its dimension where it varies, e.g. `ackley5`.
+    pub name: String,
+    pub bounds: Vec<(f64, f64)>,
+    /// The global minimum value.
+    pub optimum: f64,
+    f: fn(&[f64]) -> f64,
+}
+
+/// Names `by_name` accepts; those marked `N` take a dimension suffix (`levy8`).
+pub const FUNCTION_NAMES: &[&str] = &[
+    "branin",
+    "hartmann3",
+    "hartmann6",
+    "ackleyN",
+    "levyN",
+    "rosenbrockN",
+    "styblinski_tangN",
+    "six_hump_camel",
+];
+
+impl TestFunction {
+    pub fn dim(&self) -> usize {
+        self.bounds.len()
+    }
+
+    pub fn evaluate(&self, x: &[f64]) -> f64 {
+        (self.f)(x)
+    }
+
+    /// Evaluates at a point of the unit cube mapped onto the bounds.
+    pub fn evaluate_unit(&self, u: &[f64]) -> f64 {
+        let x: Vec<f64> = u
+            .iter()
+            .zip(&self.bounds)
+            .map(|(u, (lo, hi))| lo + u * (hi - lo))
+            .collect();
+        self.evaluate(&x)
+    }
+
+    /// `branin`, `hartmann6`, `ackley5`, `styblinski_tang4`, ... (case and `-`/`_` insensitive).
+    pub fn by_name(name: &str) -> Result<TestFunction, String> {
+        let normalized: String = name
+            .to_ascii_lowercase()
+            .chars()
+            .filter(|c| *c != '-' && *c != '_')
+            .collect();
+        let split = normalized
+            .trim_end_matches(|c: char| c.is_ascii_digit())
+            .len();
+        let (base, digits) = normalized.split_at(split);
+        let dim = if digits.is_empty() {
+            None
+        } else {
+            digits
+                .parse::<usize>()
+                .ok()
+                .filter(|d| (1..=1000).contains(d))
+        };
+        let fixed = |f: TestFunction| {
+            if dim.is_none() || dim == Some(f.dim()) || matches!(base, "hartmann") {
+                Ok(f)
+            } else {
+                Err(format!("`{base}` has a fixed dimension of {}", f.dim()))
+            }
+        };
+        let unknown = || {
+            format!(
+                "unknown test function `{name}` (known: {})",
+                FUNCTION_NAMES.join(", ")
+            )
+        };
+        match (base, dim) {
+            ("branin", _) => fixed(branin()),
+            ("sixhumpcamel" | "camel", _) => fixed(six_hump_camel()),
+            ("hartmann", Some(3)) => Ok(hartmann3()),
+            ("hartmann", Some(6)) => Ok(hartmann6()),
+            ("ackley", d) => Ok(ackley(d.unwrap_or(5))),
+            ("levy", d) => Ok(levy(d.unwrap_or(8))),
+            ("rosenbrock", d) if d != Some(1) => Ok(rosenbrock(d.unwrap_or(4))),
+            ("styblinskitang", d) => Ok(styblinski_tang(d.unwrap_or(4))),
+            _ => Err(unknown()),
+        }
+    }
+}
+
+fn branin() -> TestFunction {
+    fn f(x: &[f64]) -> f64 {
+        let (b, c, t) = (5.1 / (4.0 * PI * PI), 5.0 / PI, 1.0 / (8.0 * PI));
+        (x[1] - b * x[0] * x[0] + c * x[0] - 6.0).powi(2) + 10.0 * (1.0 - t) * x[0].cos() + 10.0
+    }
+    TestFunction {
+        name: "branin".into(),
+        bounds: vec![(-5.0, 10.0), (0.0, 15.0)],
+        optimum: 0.397_887_357_729_738,
+        f,
+    }
+}
+
+fn six_hump_camel() -> TestFunction {
+    fn f(x: &[f64]) -> f64 {
+        let (a, b) = (x[0], x[1]);
+        (4.0 - 2.1 * a * a + a.powi(4) / 3.0) * a * a + a * b + (-4.0 + 4.0 * b * b) * b * b
+    }
+    TestFunction {
+        name: "six_hump_camel".into(),
+        bounds: vec![(-3.0, 3.0), (-2.0, 2.0)],
+        optimum: -1.031_628_453_489_877,
+        f,
+    }
+}
+
+const HARTMANN_ALPHA: [f64; 4] = [1.0, 1.2, 3.0, 3.2];
+
+fn hartmann(x: &[f64], a: &[&[f64]; 4], p: &[&[f64]; 4]) -> f64 {
+    -(0..4)
+        .map(|i| {
+            let inner: f64 = x
+                .iter()
+                .enumerate()
+                .map(|(j, xj)| a[i][j] * (xj - p[i][j]).powi(2))
+                .sum();
+            HARTMANN_ALPHA[i] * (-inner).exp()
+        })
+        .sum::<f64>()
+}
+
+fn hartmann3() -> TestFunction {
+    fn f(x: &[f64]) -> f64 {
+        const A: [&[f64]; 4] = [
+            &[3.0, 10.0, 30.0],
+            &[0.1, 10.0, 35.0],
+            &[3.0, 10.0, 30.0],
+            &[0.1, 10.0, 35.0],
+        ];
+        const P: [&[f64]; 4] = [
+            &[0.3689, 0.1170, 0.2673],
+            &[0.4699, 0.4387, 0.7470],
+            &[0.1091, 0.8732, 0.5547],
+            &[0.038150, 0.5743, 0.8828],
+        ];
+        hartmann(x, &A, &P)
+    }
+    TestFunction {
+        name: "hartmann3".into(),
+        bounds: vec![(0.0, 1.0); 3],
+        optimum: -3.862_779_787_332_09,
+        f,
+    }
+}
+
+fn hartmann6() -> TestFunction {
+    fn f(x: &[f64]) -> f64 {
+        const A: [&[f64]; 4] = [
+            &[10.0, 3.0, 17.0, 3.5, 1.7, 8.0],
+            &[0.05, 10.0, 17.0, 0.1, 8.0, 14.0],
+            &[3.0, 3.5, 1.7, 10.0, 17.0, 8.0],
+            &[17.0, 8.0, 0.05, 10.0, 0.1, 14.0],
+        ];
+        const P: [&[f64]; 4] = [
+            &[0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886],
+            &[0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991],
+            &[0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650],
+            &[0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381],
+        ];
+        hartmann(x, &A, &P)
+    }
+    TestFunction {
+        name: "hartmann6".into(),
+        bounds: vec![(0.0, 1.0); 6],
+        optimum: -3.322_368_011_415_51,
+        f,
+    }
+}
+
+fn ackley(d: usize) -> TestFunction {
+    fn f(x: &[f64]) -> f64 {
+        let n = x.len() as f64;
+        let sq = x.iter().map(|v| v * v).sum::<f64>() / n;
+        let cos = x.iter().map(|v| (2.0 * PI * v).cos()).sum::<f64>() / n;
+        -20.0 * (-0.2 * sq.sqrt()).exp() - cos.exp() + 20.0 + std::f64::consts::E
+    }
+    TestFunction {
+        name: format!("ackley{d}"),
+        bounds: vec![(-32.768, 32.768); d],
+        optimum: 0.0,
+        f,
+    }
+}
+
+fn levy(d: usize) -> TestFunction {
+    fn f(x: &[f64]) -> f64 {
+        let w: Vec<f64> = x.iter().map(|v| 1.0 + (v - 1.0) / 4.0).collect();
+        let last = w[w.len() - 1];
+        let middle: f64 = w[..w.len() - 1]
+            .iter()
+            .map(|wi| (wi - 1.0).powi(2) * (1.0 + 10.0 * (PI * wi + 1.0).sin().powi(2)))
+            .sum();
+        (PI * w[0]).sin().powi(2)
+            + middle
+            + (last - 1.0).powi(2) * (1.0 + (2.0 * PI * last).sin().powi(2))
+    }
+    TestFunction {
+        name: format!("levy{d}"),
+        bounds: vec![(-10.0, 10.0); d],
+        optimum: 0.0,
+        f,
+    }
+}
+
+fn rosenbrock(d: usize) -> TestFunction {
+    fn f(x: &[f64]) -> f64 {
+        x.windows(2)
+            .map(|p| 100.0 * (p[1] - p[0] * p[0]).powi(2) + (1.0 - p[0]).powi(2))
+            .sum()
+    }
+    TestFunction {
+        name: format!("rosenbrock{d}"),
+        bounds: vec![(-5.0, 10.0); d],
+        optimum: 0.0,
+        f,
+    }
+}
+
+fn styblinski_tang(d: usize) -> TestFunction {
+    fn f(x: &[f64]) -> f64 {
+        0.5 * x
+            .iter()
+            .map(|v| v.powi(4) - 16.0 * v * v + 5.0 * v)
+            .sum::<f64>()
+    }
+    TestFunction {
+        name: format!("styblinski_tang{d}"),
+        bounds: vec![(-5.0, 5.0); d],
+        optimum: -39.166_165_703_771_4 * d as f64,
+        f,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_minimizers_reach_the_stated_optimum() {
+        let cases: &[(&str, Vec<f64>)] = &[
+            ("branin", vec![PI, 2.275]),
+            ("six_hump_camel", vec![0.0898, -0.7126]),
+            ("hartmann3", vec![0.114614, 0.555649, 0.852547]),
+            (
+                "hartmann6",
+                vec![0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573],
+            ),
+            ("ackley3", vec![0.0; 3]),
+            ("levy8", vec![1.0; 8]),
+            ("rosenbrock4", vec![1.0; 4]),
+            ("styblinski_tang2", vec![-2.903534; 2]),
+        ];
+        for (name, x) in cases {
+            let f = TestFunction::by_name(name).unwrap();
+            assert_eq!(f.dim(), x.len());
+            assert!(
+                (f.evaluate(x) - f.optimum).abs() < 1e-4,
+                "{name}: {} vs {}",
+                f.evaluate(x),
+                f.optimum
+            );
+            // A point elsewhere is worse.
+            let shifted: Vec<f64> = x
+                .iter()
+                .zip(&f.bounds)
+                .map(|(v, (lo, hi))| (v + 0.1 * (hi - lo)).min(*hi))
+                .collect();
+            assert!(f.evaluate(&shifted) > f.optimum + 1e-3, "{name}");
+        }
+    }
+
+    #[test]
+    fn names_are_parsed_with_dimensions() {
+        assert_eq!(TestFunction::by_name("Ackley-5").unwrap().dim(), 5);
+        assert_eq!(TestFunction::by_name("levy").unwrap().dim(), 8);
+        assert!(TestFunction::by_name("branin3").is_err());
+        assert!(TestFunction::by_name("hartmann4").is_err());
+        assert!(TestFunction::by_name("nope").unwrap_err().contains("known"));
+    }
+}

@@ -1,0 +1,150 @@
+//! Runs strategies on test functions over many seeds and summarizes regret.
+
+use std::time::Instant;
+
+use bo_surrogates::{build_sampler, Dim, Domain, History, Observation, SamplerOptions};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rand_distr::{Distribution, Normal};
+use serde::Serialize;
+
+use crate::TestFunction;
+
+/// One problem of a suite: a function, optionally observed with Gaussian noise.
+#[derive(Clone, Debug)]
+pub struct Problem {
+    pub function: TestFunction,
+    pub noise_sd: f64,
+}
+
+impl Problem {
+    pub fn label(&self) -> String {
+        if self.noise_sd > 0.0 {
+            format!("{} (noise sd {})", self.function.name, self.noise_sd)
+        } else {
+            self.function.name.clone()
+        }
+    }
+
+    pub fn domain(&self) -> Domain {
+        Domain::new(
+            (1..=self.function.dim())
+                .map(|i| Dim::continuous(format!("x{i}")))
+                .collect(),
+        )
+    }
+}
+
+/// One study of one strategy on one problem with one seed.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunResult {
+    pub problem: String,
+    pub strategy: String,
+    pub seed: u64,
+    /// After each evaluation: the true regret of the point with the best observed value.
+    pub regret_curve: Vec<f64>,
+    /// Seconds each suggestion took.
+    pub suggest_seconds: Vec<f64>,
+}
+
+impl RunResult {
+    pub fn final_regret(&self) -> f64 {
+        *self.regret_curve.last().unwrap_or(&f64::NAN)
+    }
+}
+
+/// Runs `strategy` for `budget` evaluations. With noise, the recommended point
+/// is the one with the best noisy observation, scored by its true value: how
+/// much a user who trusted the search would lose.
+pub fn run_once(
+    problem: &Problem,
+    strategy: &str,
+    budget: usize,
+    seed: u64,
+    options: &SamplerOptions,
+) -> anyhow::Result<RunResult> {
+    let domain = problem.domain();
+    let mut sampler = build_sampler(strategy, seed, options)?;
+    let mut history = History::default();
+    let mut noise_rng = StdRng::seed_from_u64(seed ^ 0xA5A5_A5A5);
+    let noise =
+        (problem.noise_sd > 0.0).then(|| Normal::new(0.0, problem.noise_sd).expect("positive sd"));
+    let (mut best_observed, mut best_true) = (f64::INFINITY, f64::INFINITY);
+    let mut result = RunResult {
+        problem: problem.label(),
+        strategy: strategy.into(),
+        seed,
+        regret_curve: Vec::new(),
+        suggest_seconds: Vec::new(),
+    };
+    for _ in 0..budget {
+        let start = Instant::now();
+        let point = sampler
+            .suggest(&domain, &history)?
+            .ok_or_else(|| anyhow::anyhow!("{strategy} stopped suggesting"))?;
+        result.suggest_seconds.push(start.elapsed().as_secs_f64());
+        let truth = problem.function.evaluate_unit(&point);
+        let observed = truth + noise.map(|n| n.sample(&mut noise_rng)).unwrap_or(0.0);
+        if observed < best_observed {
+            best_observed = observed;
+            best_true = truth;
+        }
+        result
+            .regret_curve
+            .push(best_true - problem.function.optimum);
+        history.complete.push(Observation {
+            point,
+            value: observed,
+        });
+    }
+    Ok(result)
+}
+
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => 0.5 * (values[n / 2 - 1] + values[n / 2]),
+    }
+}
+
+pub fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
+/// Runs `jobs` closures at a time over `items`, keeping their order.
+pub fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<R>>> =
+        items.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if i >= items.len() {
+                    break;
+                }
+                *slots[i].lock().unwrap() = Some(f(&items[i]));
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|s| s.into_inner().unwrap().expect("every item ran"))
+        .collect()
+}
+
+extern "C" {
+    fn openblas_set_num_threads(n: std::os::raw::c_int);
+}
+
+/// Limits OpenBLAS's own threads, so parallel studies do not oversubscribe the cores.
+pub fn set_blas_threads(n: usize) {
+    unsafe { openblas_set_num_threads(n as std::os::raw::c_int) }
+}

@@ -1,0 +1,6 @@
+//! Test functions with known optima, and the harness that scores strategies on them.
+
+pub mod functions;
+pub mod harness;
+
+pub use functions::{TestFunction, FUNCTION_NAMES};

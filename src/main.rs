@@ -1,0 +1,428 @@
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use bo::objective::{FunctionObjective, Objective, ProgramObjective, INTERRUPTED};
+use bo::report;
+use bo::space::{Goal, Sweep};
+use bo::storage::{now, Storage, StudyRecord, Worker};
+use bo::study::{self, best_trial, RunSettings, Study};
+use bo_benchmarks::TestFunction;
+use bo_surrogates::gp::GpConfig;
+use bo_surrogates::{build_sampler, SamplerOptions, SAMPLER_NAMES};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+#[command(
+    name = "bo",
+    version,
+    about = "Bayesian optimization for hyperparameter search"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Run a study (or resume one with --study NAME).
+    #[command(after_help = "\
+Search spaces are W&B sweep files (YAML or JSON). Model-based strategies (gp) need
+bounds: normal-family parameters (normal, q_normal, log_normal, q_log_normal) are
+searched within mu ± 4 sigma; random search draws from the distributions themselves.
+
+A program objective gets each trial's parameters as --name=value arguments (the W&B
+`command` macros apply) and BO_STUDY, BO_TRIAL, BO_TRIAL_SEED and BO_PARAMS (JSON) in
+its environment. It reports by printing JSON lines such as {\"val_loss\": 0.31, \"step\": 3};
+each is an intermediate value and the last is the result.")]
+    Run(RunArgs),
+    /// Show a study's trials and its best one.
+    Show {
+        study: String,
+        #[arg(long, default_value = "bo.db")]
+        storage: PathBuf,
+    },
+    /// Export a study's trials.
+    Export {
+        study: String,
+        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        format: Format,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[arg(long, default_value = "bo.db")]
+        storage: PathBuf,
+    },
+    /// List the studies in a database.
+    Studies {
+        #[arg(long, default_value = "bo.db")]
+        storage: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Csv,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Search strategy: gp, random, sobol or grid (default: from the sweep's method; bayes means gp).
+    #[arg(long)]
+    surrogate: Option<String>,
+    /// A W&B sweep file (YAML or JSON) with the space and the program to run.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// A test function instead of a program: branin, hartmann3, hartmann6, ackleyN, levyN,
+    /// rosenbrockN, styblinski_tangN, six_hump_camel (N: the dimension).
+    #[arg(long)]
+    objective: Option<String>,
+    /// Standard deviation of Gaussian noise added to a test function.
+    #[arg(long, default_value_t = 0.0)]
+    noise: f64,
+    /// Total trials of the study, earlier ones included (default: the sweep's run_cap, else 30).
+    #[arg(long)]
+    trials: Option<usize>,
+    /// Seed of the strategy and of each trial's seed (default: random, recorded with the study).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Study name; an existing study is resumed.
+    #[arg(long)]
+    study: Option<String>,
+    /// SQLite database holding the studies.
+    #[arg(long, default_value = "bo.db")]
+    storage: PathBuf,
+    /// Fail a trial whose program runs longer than this many seconds.
+    #[arg(long)]
+    trial_timeout: Option<f64>,
+    /// Levels per continuous parameter in grid search.
+    #[arg(long)]
+    grid_points: Option<usize>,
+    /// Acquisition function of gp: logei, ei, pi, ucb[:beta], thompson.
+    #[arg(long, default_value = "logei")]
+    acquisition: String,
+    /// Kernel of gp: matern52 or rbf.
+    #[arg(long, default_value = "matern52")]
+    kernel: String,
+    /// A running trial with no heartbeat for this many seconds is taken as abandoned.
+    #[arg(long, default_value_t = 120.0)]
+    heartbeat_timeout: f64,
+    /// No progress bar; print one JSON line with the result.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Commands::Run(args) => run(args),
+        Commands::Show { study, storage } => show(&study, &storage).map(|_| ExitCode::SUCCESS),
+        Commands::Export {
+            study,
+            format,
+            output,
+            storage,
+        } => export(&study, format, output.as_deref(), &storage).map(|_| ExitCode::SUCCESS),
+        Commands::Studies { storage } => list_studies(&storage).map(|_| ExitCode::SUCCESS),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::FAILURE
+    })
+}
+
+fn load_study(storage: &Storage, name: &str) -> Result<StudyRecord> {
+    storage.study(name)?.with_context(|| {
+        let known: Vec<String> = storage
+            .studies()
+            .map(|s| s.into_iter().map(|s| s.name).collect())
+            .unwrap_or_default();
+        format!(
+            "no study named `{name}` (studies here: {})",
+            if known.is_empty() {
+                "none".into()
+            } else {
+                known.join(", ")
+            }
+        )
+    })
+}
+
+fn show(name: &str, storage_path: &Path) -> Result<()> {
+    let storage = Storage::open_existing(storage_path)?;
+    let study = load_study(&storage, name)?;
+    let trials = storage.trials(study.id)?;
+    report::show(&mut io::stdout().lock(), &study, &trials)
+}
+
+fn export(name: &str, format: Format, output: Option<&Path>, storage_path: &Path) -> Result<()> {
+    let storage = Storage::open_existing(storage_path)?;
+    let study = load_study(&storage, name)?;
+    let trials = storage.trials(study.id)?;
+    let mut out: Box<dyn Write> = match output {
+        Some(path) => Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
+        )),
+        None => Box::new(io::stdout().lock()),
+    };
+    match format {
+        Format::Csv => report::export_csv(&mut out, &trials),
+        Format::Json => report::export_json(&mut out, &study, &trials),
+    }
+}
+
+fn list_studies(storage_path: &Path) -> Result<()> {
+    let storage = Storage::open_existing(storage_path)?;
+    let all = storage
+        .studies()?
+        .into_iter()
+        .map(|s| storage.trials(s.id).map(|t| (s, t)))
+        .collect::<Result<Vec<_>>>()?;
+    report::studies(&mut io::stdout().lock(), &all)
+}
+
+/// A new study's record from the command line.
+fn new_study(args: &RunArgs, name: Option<&str>) -> Result<StudyRecord> {
+    let (config, objective, label) = match (&args.config, &args.objective) {
+        (Some(_), Some(f)) => bail!(
+            "--objective {f} searches the function's own domain; drop --config or --objective"
+        ),
+        (Some(path), None) => {
+            let sweep = Sweep::from_file(path)?;
+            if sweep.program.is_none() && sweep.command.is_none() {
+                bail!("{}: the sweep names no `program` or `command` to run (pass --objective for a test function)", path.display());
+            }
+            let label = sweep
+                .program
+                .as_deref()
+                .and_then(|p| Path::new(p).file_stem())
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "program".into());
+            (sweep.raw, json!({"program": true}), label)
+        }
+        (None, Some(f)) => {
+            let function = TestFunction::by_name(f).map_err(anyhow::Error::msg)?;
+            let label = function.name.clone();
+            let sweep = FunctionObjective {
+                function,
+                noise_sd: args.noise,
+            }
+            .sweep();
+            (
+                sweep,
+                json!({"function": label, "noise": args.noise}),
+                label,
+            )
+        }
+        (None, None) => bail!(
+            "nothing to optimize: pass --config SWEEP (with a program) or --objective FUNCTION"
+        ),
+    };
+    let sweep = Sweep::from_value(config.clone(), "the sweep")?;
+    let (metric, goal) = match &sweep.metric {
+        Some(m) => (m.name.clone(), m.goal),
+        None if objective.get("function").is_some() => ("value".into(), Goal::Minimize),
+        None => bail!("the sweep needs `metric: {{name: ..., goal: minimize|maximize}}` to read the program's output"),
+    };
+    let strategy = args
+        .surrogate
+        .clone()
+        .unwrap_or_else(|| sweep.method.default_strategy().into());
+    // A short random seed is easy to quote back with --seed.
+    let seed = args.seed.unwrap_or_else(|| rand::random::<u32>() as u64);
+    let created = now();
+    let name = name
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{label}-{strategy}-{}", created as u64));
+    Ok(StudyRecord {
+        id: 0,
+        name,
+        config,
+        objective,
+        metric,
+        goal,
+        strategy,
+        seed,
+        created,
+    })
+}
+
+fn build_objective(
+    record: &StudyRecord,
+    sweep: &Sweep,
+    args: &RunArgs,
+) -> Result<Box<dyn Objective>> {
+    if let Some(name) = record.objective.get("function").and_then(Value::as_str) {
+        let function = TestFunction::by_name(name).map_err(anyhow::Error::msg)?;
+        let noise_sd = record
+            .objective
+            .get("noise")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0);
+        return Ok(Box::new(FunctionObjective { function, noise_sd }));
+    }
+    let timeout = match args.trial_timeout {
+        Some(t) if t > 0.0 && t.is_finite() => Some(Duration::from_secs_f64(t)),
+        Some(t) => bail!("--trial-timeout must be positive, got {t}"),
+        None => None,
+    };
+    let command = sweep.command.clone().unwrap_or_else(|| {
+        bo::objective::DEFAULT_COMMAND
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    });
+    Ok(Box::new(ProgramObjective {
+        program: sweep.program.clone(),
+        command,
+        metric: record.metric.clone(),
+        timeout,
+    }))
+}
+
+fn run(args: RunArgs) -> Result<ExitCode> {
+    if !(args.noise >= 0.0 && args.noise.is_finite()) {
+        bail!(
+            "--noise must be a finite standard deviation ≥ 0, got {}",
+            args.noise
+        );
+    }
+    // Read the sweep before touching the store: a bad file writes nothing.
+    let requested = match args.config.is_some() || args.objective.is_some() {
+        true => Some(new_study(&args, args.study.as_deref())?),
+        false if args.study.is_none() => bail!("nothing to optimize: pass --config SWEEP (with a program) or --objective FUNCTION"),
+        false => None,
+    };
+    let mut storage = Storage::open(&args.storage)?;
+    let record = match args
+        .study
+        .as_deref()
+        .map(|n| storage.study(n))
+        .transpose()?
+        .flatten()
+    {
+        Some(mut existing) => {
+            if let Some(fresh) = &requested {
+                if fresh.config != existing.config || fresh.objective != existing.objective {
+                    bail!("study `{}` was created with a different space or objective; resume it without --config/--objective, or pick a new --study name", existing.name);
+                }
+            }
+            if let Some(seed) = args.seed.filter(|s| *s != existing.seed) {
+                bail!(
+                    "study `{}` was created with seed {}; it cannot continue with seed {seed}",
+                    existing.name,
+                    existing.seed
+                );
+            }
+            if let Some(s) = args.surrogate.as_ref().filter(|s| **s != existing.strategy) {
+                storage.set_strategy(existing.id, s)?;
+                existing.strategy = s.clone();
+            }
+            existing
+        }
+        None => match requested {
+            Some(fresh) => storage.create_study(&fresh)?,
+            None => bail!(
+                "there is no study `{}` in {} to resume: pass --config SWEEP or --objective FUNCTION to start it",
+                args.study.as_deref().unwrap_or_default(),
+                args.storage.display()
+            ),
+        },
+    };
+    let sweep = Sweep::from_value(record.config.clone(), &format!("study `{}`", record.name))?;
+    if sweep.early_terminate.is_some() && !args.quiet {
+        eprintln!("note: the sweep's early_terminate is read but not applied yet; every trial runs to the end");
+    }
+    let options = SamplerOptions {
+        grid_points: args.grid_points,
+        gp: GpConfig {
+            acquisition: args.acquisition.parse().map_err(anyhow::Error::msg)?,
+            kernel: args.kernel.parse().map_err(anyhow::Error::msg)?,
+            ..GpConfig::default()
+        },
+    };
+    let mut sampler = build_sampler(&record.strategy, record.seed, &options)
+        .with_context(|| format!("strategies available: {}", SAMPLER_NAMES.join(", ")))?;
+    let mut objective = build_objective(&record, &sweep, &args)?;
+    let trials = args.trials.or(sweep.run_cap).unwrap_or(30);
+    let worker = Worker::this_process(Duration::from_secs_f64(args.heartbeat_timeout.max(1.0)));
+    let study = Study { record, sweep };
+    if !args.quiet {
+        eprintln!(
+            "study `{}` in {} (resume with --study {})",
+            study.record.name,
+            args.storage.display(),
+            study.record.name
+        );
+    }
+    ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            // A second Ctrl-C: leave now; a resume marks the running trial failed.
+            std::process::exit(130);
+        }
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    let settings = RunSettings {
+        trials,
+        quiet: args.quiet,
+        storage_path: args.storage.clone(),
+    };
+    let outcome = study::run(
+        &mut storage,
+        &study,
+        sampler.as_mut(),
+        objective.as_mut(),
+        &worker,
+        &settings,
+    )?;
+    let all = storage.trials(study.record.id)?;
+    let best = best_trial(study.goal(), &all);
+    if args.quiet {
+        let line = json!({
+            "study": study.record.name,
+            "trials": all.iter().filter(|t| t.counts()).count(),
+            "best_value": best.and_then(|t| t.value),
+            "best_params": best.map(|t| Value::Object(t.params.clone())),
+        });
+        println!("{line}");
+    } else {
+        if outcome.exhausted {
+            eprintln!("the search space has no configuration left to try");
+        }
+        let failed = all
+            .iter()
+            .filter(|t| t.state == bo::storage::TrialState::Failed && t.counts())
+            .count();
+        println!(
+            "study `{}`: {} trials, {} failed",
+            study.record.name,
+            all.iter().filter(|t| t.counts()).count(),
+            failed
+        );
+        match best {
+            Some(b) => println!(
+                "best: trial {} with {} = {}  {}",
+                b.number,
+                study.record.metric,
+                report::format_value(b.value.unwrap_or(f64::NAN)),
+                Value::Object(b.params.clone())
+            ),
+            None => println!("best: none (no trial completed)"),
+        }
+    }
+    if outcome.interrupted {
+        eprintln!(
+            "interrupted: resume with `bo run --study {} --storage {}`",
+            study.record.name,
+            args.storage.display()
+        );
+        return Ok(ExitCode::from(130));
+    }
+    Ok(ExitCode::SUCCESS)
+}

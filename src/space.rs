@@ -1,0 +1,805 @@
+//! Search spaces as users write them: W&B sweep files (YAML or JSON).
+//!
+//! Every searched parameter becomes one coordinate of the unit cube (a
+//! [`Dim`]): numeric parameters along their search axis (log parameters in
+//! log space, normal-family ones over μ ± 4σ), categoricals as bins.
+//! Constants are not searched; they are added to every configuration.
+
+use std::path::Path;
+
+use bo_surrogates::{Dim, DimKind, Domain, Prior};
+use serde_json::{Map, Value};
+
+/// The sweep's `method`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Grid,
+    Random,
+    Bayes,
+}
+
+impl Method {
+    /// The strategy a method means unless `--surrogate` says otherwise.
+    pub fn default_strategy(self) -> &'static str {
+        match self {
+            Method::Grid => "grid",
+            Method::Random => "random",
+            Method::Bayes => "gp",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Goal {
+    Minimize,
+    Maximize,
+}
+
+impl Goal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Goal::Minimize => "minimize",
+            Goal::Maximize => "maximize",
+        }
+    }
+
+    /// The value strategies minimize.
+    pub fn to_loss(self, value: f64) -> f64 {
+        match self {
+            Goal::Minimize => value,
+            Goal::Maximize => -value,
+        }
+    }
+
+    /// Whether `a` is better than `b`.
+    pub fn better(self, a: f64, b: f64) -> bool {
+        self.to_loss(a) < self.to_loss(b)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Metric {
+    pub name: String,
+    pub goal: Goal,
+}
+
+/// A parsed sweep file.
+#[derive(Clone, Debug)]
+pub struct Sweep {
+    pub method: Method,
+    pub metric: Option<Metric>,
+    pub space: Space,
+    pub program: Option<String>,
+    pub command: Option<Vec<String>>,
+    pub run_cap: Option<usize>,
+    /// Read and kept, not applied yet.
+    pub early_terminate: Option<Value>,
+    /// The file's content as JSON, stored with the study so it can be re-read.
+    pub raw: Value,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Space {
+    pub params: Vec<Param>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Param {
+    pub name: String,
+    pub kind: ParamKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ParamKind {
+    Constant(Value),
+    Categorical {
+        values: Vec<Value>,
+        probabilities: Option<Vec<f64>>,
+    },
+    Numeric(Numeric),
+}
+
+/// A numeric parameter: value = exp(t) if `log` else t, t on the axis
+/// [lo, hi], then rounded to a multiple of `q` or to an integer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Numeric {
+    lo: f64,
+    hi: f64,
+    log: bool,
+    q: Option<f64>,
+    integer: bool,
+    prior: Prior,
+    /// (unit coordinate, value) of every allowed value, sorted, when few enough to list.
+    levels: Option<Vec<(f64, f64)>>,
+}
+
+/// Discrete parameters with more values than this are searched as continuous and rounded.
+const MAX_LEVELS: usize = 10_000;
+
+/// A sweep that cannot be used; the message names the file, the parameter and the fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}: {location}{message}")]
+pub struct ConfigError {
+    origin: String,
+    location: String,
+    message: String,
+}
+
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "method",
+    "metric",
+    "parameters",
+    "program",
+    "command",
+    "run_cap",
+    "early_terminate",
+    "name",
+    "description",
+    "project",
+    "entity",
+];
+const METRIC_KEYS: &[&str] = &["name", "goal", "target"];
+const PARAM_KEYS: &[&str] = &[
+    "distribution",
+    "min",
+    "max",
+    "mu",
+    "sigma",
+    "a",
+    "b",
+    "q",
+    "value",
+    "values",
+    "probabilities",
+];
+pub const DISTRIBUTIONS: &[&str] = &[
+    "constant",
+    "categorical",
+    "int_uniform",
+    "uniform",
+    "q_uniform",
+    "log_uniform",
+    "log_uniform_values",
+    "q_log_uniform",
+    "q_log_uniform_values",
+    "inv_log_uniform",
+    "inv_log_uniform_values",
+    "normal",
+    "q_normal",
+    "log_normal",
+    "q_log_normal",
+    "beta",
+    "q_beta",
+];
+
+fn did_you_mean(word: &str, known: &[&str]) -> String {
+    let best = known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(word, k), *k))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .filter(|(score, _)| *score > 0.75);
+    match best {
+        Some((_, k)) => format!(" (did you mean `{k}`?)"),
+        None => format!(" (expected one of: {})", known.join(", ")),
+    }
+}
+
+impl Sweep {
+    pub fn from_file(path: &Path) -> Result<Sweep, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            origin: origin.clone(),
+            location: String::new(),
+            message: format!("cannot read the file: {e}"),
+        })?;
+        // JSON is YAML, so one reader serves both.
+        let raw: Value = serde_yaml::from_str(&text).map_err(|e| ConfigError {
+            origin: origin.clone(),
+            location: String::new(),
+            message: format!("not valid YAML or JSON: {e}"),
+        })?;
+        Sweep::from_value(raw, &origin)
+    }
+
+    pub fn from_value(raw: Value, origin: &str) -> Result<Sweep, ConfigError> {
+        let top = |message: String| ConfigError {
+            origin: origin.into(),
+            location: String::new(),
+            message,
+        };
+        let map = raw.as_object().ok_or_else(|| {
+            top("the sweep must be a mapping of keys such as `method` and `parameters`".into())
+        })?;
+        for key in map.keys() {
+            if !TOP_LEVEL_KEYS.contains(&key.as_str()) {
+                return Err(top(format!(
+                    "unknown key `{key}`{}",
+                    did_you_mean(key, TOP_LEVEL_KEYS)
+                )));
+            }
+        }
+        let method = match map.get("method").map(|m| m.as_str()) {
+            None => Method::Bayes,
+            Some(Some("grid")) => Method::Grid,
+            Some(Some("random")) => Method::Random,
+            Some(Some("bayes")) => Method::Bayes,
+            Some(other) => {
+                let shown = other
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| map["method"].to_string());
+                return Err(top(format!(
+                    "`method` is `{shown}`; expected grid, random or bayes"
+                )));
+            }
+        };
+        let metric = map
+            .get("metric")
+            .map(|m| parse_metric(m).map_err(|e| top(format!("metric: {e}"))))
+            .transpose()?;
+        let params = map
+            .get("parameters")
+            .and_then(Value::as_object)
+            .ok_or_else(|| {
+                top(
+                    "`parameters` must be a mapping from parameter names to their specifications"
+                        .into(),
+                )
+            })?;
+        let mut parsed = Vec::with_capacity(params.len());
+        for (name, spec) in params {
+            let kind = parse_param(spec).map_err(|message| ConfigError {
+                origin: origin.into(),
+                location: format!("parameter `{name}`: "),
+                message,
+            })?;
+            parsed.push(Param {
+                name: name.clone(),
+                kind,
+            });
+        }
+        if parsed.is_empty() {
+            return Err(top("`parameters` is empty".into()));
+        }
+        let program = match map.get("program") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => return Err(top(format!("`program` must be a string, got {other}"))),
+        };
+        let command = match map.get("command") {
+            None => None,
+            Some(Value::Array(items)) => Some(
+                items
+                    .iter()
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_owned)
+                            .ok_or_else(|| top(format!("`command` items must be strings, got {v}")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            Some(other) => {
+                return Err(top(format!(
+                    "`command` must be a list of strings, got {other}"
+                )))
+            }
+        };
+        let run_cap = match map.get("run_cap") {
+            None => None,
+            Some(v) => Some(
+                v.as_u64()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| top(format!("`run_cap` must be a positive integer, got {v}")))?
+                    as usize,
+            ),
+        };
+        Ok(Sweep {
+            method,
+            metric,
+            space: Space { params: parsed },
+            program,
+            command,
+            run_cap,
+            early_terminate: map.get("early_terminate").cloned(),
+            raw,
+        })
+    }
+}
+
+fn parse_metric(value: &Value) -> Result<Metric, String> {
+    let map = value
+        .as_object()
+        .ok_or("must be a mapping with `name` and `goal`")?;
+    for key in map.keys() {
+        if !METRIC_KEYS.contains(&key.as_str()) {
+            return Err(format!(
+                "unknown key `{key}`{}",
+                did_you_mean(key, METRIC_KEYS)
+            ));
+        }
+    }
+    let name = map
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or("`name` must be a non-empty string")?;
+    let goal = match map.get("goal").map(|g| g.as_str()) {
+        None | Some(Some("minimize")) => Goal::Minimize,
+        Some(Some("maximize")) => Goal::Maximize,
+        Some(_) => {
+            return Err(format!(
+                "`goal` is {}; expected minimize or maximize",
+                map["goal"]
+            ))
+        }
+    };
+    Ok(Metric {
+        name: name.into(),
+        goal,
+    })
+}
+
+fn number(map: &Map<String, Value>, key: &str) -> Result<Option<f64>, String> {
+    match map.get(key) {
+        None => Ok(None),
+        Some(v) => v
+            .as_f64()
+            .filter(|x| x.is_finite())
+            .map(Some)
+            .ok_or_else(|| format!("`{key}` must be a number, got {v}")),
+    }
+}
+
+fn required(map: &Map<String, Value>, key: &str, distribution: &str) -> Result<f64, String> {
+    number(map, key)?.ok_or_else(|| format!("`{distribution}` needs `{key}`"))
+}
+
+fn parse_param(spec: &Value) -> Result<ParamKind, String> {
+    let map = match spec {
+        Value::Object(map) => map,
+        other => {
+            return Err(format!(
+                "must be a mapping such as {{values: [...]}} or {{min: .., max: ..}}, got {other}"
+            ))
+        }
+    };
+    if map.contains_key("parameters") {
+        return Err(
+            "nested `parameters` are not supported; flatten them into top-level parameters".into(),
+        );
+    }
+    for key in map.keys() {
+        if !PARAM_KEYS.contains(&key.as_str()) {
+            return Err(format!(
+                "unknown key `{key}`{}",
+                did_you_mean(key, PARAM_KEYS)
+            ));
+        }
+    }
+    let distribution = match map.get("distribution") {
+        Some(Value::String(d)) => {
+            if !DISTRIBUTIONS.contains(&d.as_str()) {
+                return Err(format!(
+                    "unknown distribution `{d}`{}",
+                    did_you_mean(d, DISTRIBUTIONS)
+                ));
+            }
+            d.clone()
+        }
+        Some(other) => return Err(format!("`distribution` must be a string, got {other}")),
+        None if map.contains_key("value") => "constant".into(),
+        None if map.contains_key("values") => "categorical".into(),
+        None if map.contains_key("min") && map.contains_key("max") => {
+            let both_int = map["min"].is_i64() && map["max"].is_i64();
+            if both_int { "int_uniform" } else { "uniform" }.into()
+        }
+        None => {
+            return Err("give `value`, `values`, or `min` and `max` (or a `distribution`)".into())
+        }
+    };
+    let d = distribution.as_str();
+    match d {
+        "constant" => map
+            .get("value")
+            .cloned()
+            .map(ParamKind::Constant)
+            .ok_or_else(|| "`constant` needs `value`".into()),
+        "categorical" => parse_categorical(map),
+        _ => parse_numeric(map, d).map(ParamKind::Numeric),
+    }
+}
+
+fn parse_categorical(map: &Map<String, Value>) -> Result<ParamKind, String> {
+    let values = map
+        .get("values")
+        .and_then(Value::as_array)
+        .ok_or("`categorical` needs `values`, a list")?;
+    if values.is_empty() {
+        return Err("`values` is empty".into());
+    }
+    if let Some(bad) = values
+        .iter()
+        .find(|v| v.is_array() || v.is_object() || v.is_null())
+    {
+        return Err(format!(
+            "`values` must be numbers, strings or booleans, got {bad}"
+        ));
+    }
+    let probabilities = match map.get("probabilities") {
+        None => None,
+        Some(p) => {
+            let list = p
+                .as_array()
+                .ok_or("`probabilities` must be a list of numbers")?;
+            let probs: Vec<f64> = list
+                .iter()
+                .map(|v| {
+                    v.as_f64()
+                        .filter(|x| x.is_finite() && *x >= 0.0)
+                        .ok_or_else(|| format!("probability {v} is not a number ≥ 0"))
+                })
+                .collect::<Result<_, _>>()?;
+            if probs.len() != values.len() {
+                return Err(format!(
+                    "{} probabilities for {} values",
+                    probs.len(),
+                    values.len()
+                ));
+            }
+            let sum: f64 = probs.iter().sum();
+            if (sum - 1.0).abs() > 1e-6 {
+                return Err(format!("probabilities sum to {sum}, not 1"));
+            }
+            Some(probs)
+        }
+    };
+    Ok(ParamKind::Categorical {
+        values: values.clone(),
+        probabilities,
+    })
+}
+
+fn parse_numeric(map: &Map<String, Value>, d: &str) -> Result<Numeric, String> {
+    let quantized = d.starts_with("q_");
+    let q = if quantized {
+        let q = number(map, "q")?.unwrap_or(1.0);
+        if q <= 0.0 {
+            return Err(format!("`q` must be positive, got {q}"));
+        }
+        Some(q)
+    } else {
+        if map.contains_key("q") {
+            return Err(format!("`q` only applies to q_ distributions, not `{d}`"));
+        }
+        None
+    };
+    let base = d.strip_prefix("q_").unwrap_or(d);
+    let ordered = |lo: f64, hi: f64| {
+        if lo >= hi {
+            Err(format!("min ({lo}) must be below max ({hi})"))
+        } else {
+            Ok(())
+        }
+    };
+    let positive = |lo: f64| {
+        if lo <= 0.0 {
+            Err(format!(
+                "`{d}` takes values, so min must be positive for a log scale, got {lo}"
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    let (lo, hi, log, prior, integer) = match base {
+        "int_uniform" => {
+            let (lo, hi) = (required(map, "min", d)?, required(map, "max", d)?);
+            if lo.fract() != 0.0 || hi.fract() != 0.0 {
+                return Err(format!(
+                    "`int_uniform` needs integer min and max, got {lo} and {hi}"
+                ));
+            }
+            ordered(lo, hi)?;
+            // Bins of width one centred on each integer: uniform over the integers.
+            (lo - 0.5, hi + 0.5, false, Prior::Uniform, true)
+        }
+        "uniform" => {
+            let (lo, hi) = (required(map, "min", d)?, required(map, "max", d)?);
+            ordered(lo, hi)?;
+            (lo, hi, false, Prior::Uniform, false)
+        }
+        "log_uniform" => {
+            let (lo, hi) = (required(map, "min", d)?, required(map, "max", d)?);
+            ordered(lo, hi)?;
+            (lo, hi, true, Prior::Uniform, false)
+        }
+        "log_uniform_values" | "inv_log_uniform_values" => {
+            let (lo, hi) = (required(map, "min", d)?, required(map, "max", d)?);
+            positive(lo)?;
+            ordered(lo, hi)?;
+            (lo.ln(), hi.ln(), true, Prior::Uniform, false)
+        }
+        "inv_log_uniform" => {
+            // X = exp(−U(min, max)).
+            let (lo, hi) = (required(map, "min", d)?, required(map, "max", d)?);
+            ordered(lo, hi)?;
+            (-hi, -lo, true, Prior::Uniform, false)
+        }
+        "normal" | "log_normal" => {
+            let mu = number(map, "mu")?.unwrap_or(0.0);
+            let sigma = number(map, "sigma")?.unwrap_or(1.0);
+            if sigma <= 0.0 {
+                return Err(format!("`sigma` must be positive, got {sigma}"));
+            }
+            (
+                mu - 4.0 * sigma,
+                mu + 4.0 * sigma,
+                base == "log_normal",
+                Prior::Normal {
+                    mean: 0.5,
+                    sd: 0.125,
+                },
+                false,
+            )
+        }
+        "beta" => {
+            let a = number(map, "a")?.unwrap_or(1.0);
+            let b = number(map, "b")?.unwrap_or(1.0);
+            if a <= 0.0 || b <= 0.0 {
+                return Err(format!("`a` and `b` must be positive, got {a} and {b}"));
+            }
+            (0.0, 1.0, false, Prior::Beta { a, b }, false)
+        }
+        _ => {
+            return Err(format!(
+                "unknown distribution `{d}`{}",
+                did_you_mean(d, DISTRIBUTIONS)
+            ))
+        }
+    };
+    if base == "int_uniform" && quantized {
+        return Err("there is no `q_int_uniform`".into());
+    }
+    let integer = integer || q.is_some_and(|q| q.fract() == 0.0);
+    let mut numeric = Numeric {
+        lo,
+        hi,
+        log,
+        q,
+        integer,
+        prior,
+        levels: None,
+    };
+    numeric.levels = numeric.list_levels();
+    if numeric.levels.as_ref().is_some_and(|l| l.is_empty()) {
+        return Err(format!(
+            "no multiple of q = {} lies in the range",
+            q.unwrap_or(1.0)
+        ));
+    }
+    Ok(numeric)
+}
+
+/// Rounds away binary noise such as 0.30000000000000004.
+fn tidy(v: f64) -> f64 {
+    if v == 0.0 || !v.is_finite() {
+        return v;
+    }
+    let digits = 12 - v.abs().log10().ceil() as i32;
+    let scale = 10f64.powi(digits.clamp(-300, 300));
+    (v * scale).round() / scale
+}
+
+impl Numeric {
+    fn axis_to_value(&self, t: f64) -> f64 {
+        if self.log {
+            t.exp()
+        } else {
+            t
+        }
+    }
+
+    fn round(&self, v: f64) -> f64 {
+        match self.q {
+            Some(q) => {
+                let k = (v / q).round();
+                // Log parameters stay positive.
+                let k = if self.log { k.max(1.0) } else { k };
+                tidy(k * q)
+            }
+            None if self.integer => v.round(),
+            None => v,
+        }
+    }
+
+    fn unit(&self, v: f64) -> f64 {
+        let t = if self.log { v.ln() } else { v };
+        ((t - self.lo) / (self.hi - self.lo)).clamp(0.0, 1.0)
+    }
+
+    /// Every allowed value with its coordinate, when the parameter is discrete and small.
+    fn list_levels(&self) -> Option<Vec<(f64, f64)>> {
+        if self.q.is_none() && !self.integer {
+            return None;
+        }
+        let (vmin, vmax) = (self.axis_to_value(self.lo), self.axis_to_value(self.hi));
+        let step = self.q.unwrap_or(1.0);
+        let (kmin, kmax) = ((vmin / step).ceil(), (vmax / step).floor());
+        let kmin = if self.log { kmin.max(1.0) } else { kmin };
+        if kmax - kmin + 1.0 > MAX_LEVELS as f64 {
+            return None;
+        }
+        let mut levels: Vec<(f64, f64)> = ((kmin as i64)..=(kmax as i64))
+            .map(|k| {
+                let v = tidy(k as f64 * step);
+                (self.unit(v), v)
+            })
+            .collect();
+        if levels.is_empty() {
+            // The range holds no multiple of q: the nearest one is the only value.
+            let v = self.round(self.axis_to_value(0.5 * (self.lo + self.hi)));
+            levels.push((self.unit(v), v));
+        }
+        levels.sort_by(|a, b| a.0.total_cmp(&b.0));
+        levels.dedup_by(|a, b| a.0 == b.0);
+        Some(levels)
+    }
+
+    fn decode(&self, u: f64) -> f64 {
+        match &self.levels {
+            Some(levels) => {
+                let i = levels.partition_point(|(c, _)| *c < u);
+                let candidates = [i.checked_sub(1), (i < levels.len()).then_some(i)];
+                let nearest = candidates
+                    .into_iter()
+                    .flatten()
+                    .min_by(|&a, &b| (levels[a].0 - u).abs().total_cmp(&(levels[b].0 - u).abs()))
+                    .expect("levels are not empty");
+                levels[nearest].1
+            }
+            None => {
+                self.round(self.axis_to_value(self.lo + u.clamp(0.0, 1.0) * (self.hi - self.lo)))
+            }
+        }
+    }
+
+    fn to_json(&self, v: f64) -> Value {
+        if self.integer && v.abs() < 9e15 {
+            Value::from(v as i64)
+        } else {
+            Value::from(v)
+        }
+    }
+}
+
+impl Space {
+    /// The searched parameters, in order.
+    pub fn searched(&self) -> impl Iterator<Item = &Param> {
+        self.params
+            .iter()
+            .filter(|p| !matches!(p.kind, ParamKind::Constant(_)))
+    }
+
+    /// The unit-cube view strategies search.
+    pub fn domain(&self) -> Domain {
+        Domain::new(
+            self.searched()
+                .map(|p| match &p.kind {
+                    ParamKind::Categorical {
+                        values,
+                        probabilities,
+                    } => Dim {
+                        name: p.name.clone(),
+                        kind: DimKind::Categorical(values.len()),
+                        prior: probabilities
+                            .clone()
+                            .map(Prior::Weights)
+                            .unwrap_or(Prior::Uniform),
+                    },
+                    ParamKind::Numeric(n) => Dim {
+                        name: p.name.clone(),
+                        kind: match &n.levels {
+                            Some(levels) => {
+                                DimKind::Discrete(levels.iter().map(|(c, _)| *c).collect())
+                            }
+                            None => DimKind::Continuous,
+                        },
+                        prior: n.prior.clone(),
+                    },
+                    ParamKind::Constant(_) => unreachable!("constants are not searched"),
+                })
+                .collect(),
+        )
+    }
+
+    /// The configuration a unit-cube point stands for, constants included.
+    pub fn decode(&self, point: &[f64]) -> Map<String, Value> {
+        let mut coords = point.iter();
+        self.params
+            .iter()
+            .map(|p| {
+                let value = match &p.kind {
+                    ParamKind::Constant(v) => v.clone(),
+                    ParamKind::Categorical { values, .. } => {
+                        let u = *coords
+                            .next()
+                            .expect("one coordinate per searched parameter");
+                        values[bo_surrogates::category_index(u, values.len())].clone()
+                    }
+                    ParamKind::Numeric(n) => n.to_json(
+                        n.decode(
+                            *coords
+                                .next()
+                                .expect("one coordinate per searched parameter"),
+                        ),
+                    ),
+                };
+                (p.name.clone(), value)
+            })
+            .collect()
+    }
+
+    /// The unit-cube point of a stored configuration; `None` if it does not
+    /// belong to this space (a missing parameter or an unknown category).
+    pub fn encode(&self, config: &Map<String, Value>) -> Option<Vec<f64>> {
+        self.searched()
+            .map(|p| {
+                let v = config.get(&p.name)?;
+                match &p.kind {
+                    ParamKind::Categorical { values, .. } => {
+                        let i = values.iter().position(|c| {
+                            c == v || (c.as_f64().is_some() && c.as_f64() == v.as_f64())
+                        })?;
+                        Some((i as f64 + 0.5) / values.len() as f64)
+                    }
+                    ParamKind::Numeric(n) => {
+                        let x = v.as_f64().filter(|x| x.is_finite())?;
+                        if n.log && x <= 0.0 {
+                            return None;
+                        }
+                        Some(n.unit(x))
+                    }
+                    ParamKind::Constant(_) => unreachable!("only searched parameters"),
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn space(yaml: &str) -> Space {
+        Sweep::from_value(serde_yaml::from_str(yaml).unwrap(), "test")
+            .unwrap()
+            .space
+    }
+
+    #[test]
+    fn int_uniform_is_uniform_over_its_integers() {
+        let s = space("parameters: {k: {min: 1, max: 3}}");
+        let d = s.domain();
+        let mut counts = [0; 3];
+        for i in 0..3000 {
+            let k = s.decode(&[(i as f64 + 0.5) / 3000.0])["k"]
+                .as_i64()
+                .unwrap();
+            counts[(k - 1) as usize] += 1;
+        }
+        assert_eq!(counts, [1000, 1000, 1000]);
+        assert_eq!(d.cardinality(), Some(3));
+    }
+
+    #[test]
+    fn round_trips_through_the_unit_cube() {
+        let s = space(
+            "parameters:\n  lr: {distribution: log_uniform_values, min: 1.0e-4, max: 0.1}\n  bs: {distribution: q_log_uniform_values, min: 8, max: 1024, q: 8}\n  opt: {values: [adam, sgd, 3]}\n  e: {value: 10}",
+        );
+        let config = s.decode(&[0.5, 0.3, 0.9]);
+        let again = s.decode(&s.encode(&config).unwrap());
+        assert_eq!(config, again);
+        assert_eq!(config["e"], 10);
+        assert_eq!(config["opt"], 3);
+        assert!(config["bs"].as_i64().unwrap() % 8 == 0);
+        assert!((config["lr"].as_f64().unwrap() - 10f64.powf(-2.5)).abs() < 1e-12);
+    }
+}

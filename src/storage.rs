@@ -1,0 +1,488 @@
+//! Studies and trials in SQLite. Every write is one transaction, so a process
+//! killed at any moment loses at most the trial it was running; WAL mode and a
+//! busy timeout let several workers share one file.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde_json::{Map, Value};
+
+use crate::space::Goal;
+
+pub fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrialState {
+    Running,
+    Complete,
+    Failed,
+    Pruned,
+}
+
+impl TrialState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrialState::Running => "running",
+            TrialState::Complete => "complete",
+            TrialState::Failed => "failed",
+            TrialState::Pruned => "pruned",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "running" => TrialState::Running,
+            "complete" => TrialState::Complete,
+            "failed" => TrialState::Failed,
+            "pruned" => TrialState::Pruned,
+            other => bail!("unknown trial state `{other}` in the store"),
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct StudyRecord {
+    pub id: i64,
+    pub name: String,
+    /// The sweep as JSON: space, metric, program and command.
+    pub config: Value,
+    /// What evaluates trials, as JSON (`{"function": "branin", "noise": 0}` or `{"program": ...}`).
+    pub objective: Value,
+    pub metric: String,
+    pub goal: Goal,
+    pub strategy: String,
+    pub seed: u64,
+    pub created: f64,
+}
+
+#[derive(Clone, Debug)]
+pub struct TrialRecord {
+    pub id: i64,
+    pub number: u64,
+    pub state: TrialState,
+    pub params: Map<String, Value>,
+    pub value: Option<f64>,
+    pub seed: u64,
+    pub started: f64,
+    pub ended: Option<f64>,
+    pub heartbeat: f64,
+    pub error: Option<String>,
+    pub host: String,
+    pub pid: u32,
+    pub git_commit: Option<String>,
+    /// Left running by a worker that died; not counted towards the budget.
+    pub abandoned: bool,
+    pub intermediate: Vec<(i64, f64)>,
+}
+
+impl TrialRecord {
+    /// Whether the trial uses up one of the study's requested trials.
+    pub fn counts(&self) -> bool {
+        !self.abandoned
+    }
+}
+
+/// Where a new trial runs and what it evaluates.
+pub struct NewTrial {
+    pub params: Map<String, Value>,
+    pub seed: u64,
+}
+
+/// Who runs trials: recorded with each one so a dead worker's trials can be found.
+#[derive(Clone, Debug)]
+pub struct Worker {
+    pub host: String,
+    pub pid: u32,
+    pub git_commit: Option<String>,
+    /// A running trial whose heartbeat is older than this is taken as abandoned.
+    pub heartbeat_timeout: Duration,
+}
+
+impl Worker {
+    pub fn this_process(heartbeat_timeout: Duration) -> Self {
+        Worker {
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
+            pid: std::process::id(),
+            git_commit: git_commit(),
+            heartbeat_timeout,
+        }
+    }
+}
+
+/// The commit checked out in the working directory, `-dirty` when it has changes.
+fn git_commit() -> Option<String> {
+    let run = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let head = run(&["rev-parse", "HEAD"])?;
+    let dirty =
+        run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    Some(if dirty { format!("{head}-dirty") } else { head })
+}
+
+fn process_alive(pid: u32) -> bool {
+    // Signal 0 checks existence; EPERM still means the process exists.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+pub struct Storage {
+    conn: Connection,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS studies (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    config TEXT NOT NULL,
+    objective TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    goal TEXT NOT NULL,
+    strategy TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trials (
+    id INTEGER PRIMARY KEY,
+    study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    params TEXT NOT NULL,
+    value REAL,
+    seed INTEGER NOT NULL,
+    started REAL NOT NULL,
+    ended REAL,
+    heartbeat REAL NOT NULL,
+    error TEXT,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    git_commit TEXT,
+    abandoned INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (study_id, number)
+);
+CREATE TABLE IF NOT EXISTS intermediate (
+    trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (trial_id, step)
+);
+";
+
+impl Storage {
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path)
+            .with_context(|| format!("cannot open the study database {}", path.display()))?;
+        conn.busy_timeout(Duration::from_secs(60))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.execute_batch(SCHEMA)
+            .with_context(|| format!("{} is not a bo study database", path.display()))?;
+        Ok(Storage { conn })
+    }
+
+    /// Opens an existing database only (for reading commands).
+    pub fn open_existing(path: &Path) -> Result<Self> {
+        if !path.exists() {
+            bail!(
+                "no study database at {} (pass --storage PATH)",
+                path.display()
+            );
+        }
+        Storage::open(path)
+    }
+
+    pub fn create_study(&self, study: &StudyRecord) -> Result<StudyRecord> {
+        self.conn
+            .execute(
+                "INSERT INTO studies (name, config, objective, metric, goal, strategy, seed, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    study.name,
+                    study.config.to_string(),
+                    study.objective.to_string(),
+                    study.metric,
+                    study.goal.as_str(),
+                    study.strategy,
+                    study.seed as i64,
+                    study.created
+                ],
+            )
+            .with_context(|| format!("cannot create study `{}`", study.name))?;
+        Ok(StudyRecord {
+            id: self.conn.last_insert_rowid(),
+            ..study.clone()
+        })
+    }
+
+    /// Records the strategy a resumed study continues with.
+    pub fn set_strategy(&self, study_id: i64, strategy: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE studies SET strategy = ?1 WHERE id = ?2",
+            params![strategy, study_id],
+        )?;
+        Ok(())
+    }
+
+    pub fn study(&self, name: &str) -> Result<Option<StudyRecord>> {
+        self.conn
+            .query_row("SELECT id, name, config, objective, metric, goal, strategy, seed, created FROM studies WHERE name = ?1", [name], study_from_row)
+            .optional()?
+            .transpose()
+    }
+
+    pub fn studies(&self) -> Result<Vec<StudyRecord>> {
+        let mut stmt = self.conn.prepare("SELECT id, name, config, objective, metric, goal, strategy, seed, created FROM studies ORDER BY created")?;
+        let rows = stmt.query_map([], study_from_row)?;
+        rows.map(|r| r?).collect()
+    }
+
+    /// All trials of a study, in order, with their intermediate values.
+    pub fn trials(&self, study_id: i64) -> Result<Vec<TrialRecord>> {
+        load_trials(&self.conn, study_id)
+    }
+
+    /// In one exclusive transaction: marks trials of dead workers as failed,
+    /// lets `choose` pick the next trial (given the trials and the next trial
+    /// number), and records it as running. `choose` returning `None` starts nothing.
+    pub fn begin_trial(
+        &mut self,
+        study_id: i64,
+        worker: &Worker,
+        choose: impl FnOnce(&[TrialRecord], u64) -> Result<Option<NewTrial>>,
+    ) -> Result<Option<TrialRecord>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        reap_abandoned(&tx, study_id, worker)?;
+        let trials = load_trials(&tx, study_id)?;
+        let number = trials.iter().map(|t| t.number + 1).max().unwrap_or(0);
+        let Some(new) = choose(&trials, number)? else {
+            tx.commit()?;
+            return Ok(None);
+        };
+        let started = now();
+        let params_json = Value::Object(new.params.clone()).to_string();
+        tx.execute(
+            "INSERT INTO trials (study_id, number, state, params, seed, started, heartbeat, host, pid, git_commit) VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?5, ?6, ?7, ?8)",
+            params![study_id, number as i64, params_json, new.seed as i64, started, worker.host, worker.pid, worker.git_commit],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(Some(TrialRecord {
+            id,
+            number,
+            state: TrialState::Running,
+            params: new.params,
+            value: None,
+            seed: new.seed,
+            started,
+            ended: None,
+            heartbeat: started,
+            error: None,
+            host: worker.host.clone(),
+            pid: worker.pid,
+            git_commit: worker.git_commit.clone(),
+            abandoned: false,
+            intermediate: Vec::new(),
+        }))
+    }
+
+    /// Fails a trial that was stopped before it finished; it does not count.
+    pub fn abandon(&self, trial_id: i64, reason: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE trials SET state = 'failed', abandoned = 1, error = ?1, ended = ?2 WHERE id = ?3",
+            params![reason, now(), trial_id],
+        )?;
+        Ok(())
+    }
+
+    pub fn report(&self, trial_id: i64, step: i64, value: f64) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO intermediate (trial_id, step, value) VALUES (?1, ?2, ?3)",
+            params![trial_id, step, value],
+        )?;
+        Ok(())
+    }
+
+    pub fn heartbeat(&self, trial_id: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE trials SET heartbeat = ?1 WHERE id = ?2 AND state = 'running'",
+            params![now(), trial_id],
+        )?;
+        Ok(())
+    }
+
+    pub fn finish(
+        &self,
+        trial_id: i64,
+        state: TrialState,
+        value: Option<f64>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE trials SET state = ?1, value = ?2, error = ?3, ended = ?4 WHERE id = ?5",
+            params![state.as_str(), value, error, now(), trial_id],
+        )?;
+        Ok(())
+    }
+}
+
+fn study_from_row(row: &rusqlite::Row) -> rusqlite::Result<Result<StudyRecord>> {
+    let config: String = row.get(2)?;
+    let objective: String = row.get(3)?;
+    let goal: String = row.get(5)?;
+    let seed: i64 = row.get(7)?;
+    let build = || -> Result<StudyRecord> {
+        Ok(StudyRecord {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            config: serde_json::from_str(&config).context("corrupt study config")?,
+            objective: serde_json::from_str(&objective).context("corrupt study objective")?,
+            metric: row.get(4)?,
+            goal: if goal == "maximize" {
+                Goal::Maximize
+            } else {
+                Goal::Minimize
+            },
+            strategy: row.get(6)?,
+            seed: seed as u64,
+            created: row.get(8)?,
+        })
+    };
+    Ok(build())
+}
+
+fn load_trials(conn: &Connection, study_id: i64) -> Result<Vec<TrialRecord>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, number, state, params, value, seed, started, ended, heartbeat, error, host, pid, git_commit, abandoned FROM trials WHERE study_id = ?1 ORDER BY number",
+    )?;
+    let mut trials = stmt
+        .query_map([study_id], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, Option<f64>>(4)?,
+                row.get::<_, i64>(5)?,
+                row.get::<_, f64>(6)?,
+                row.get::<_, Option<f64>>(7)?,
+                row.get::<_, f64>(8)?,
+                row.get::<_, Option<String>>(9)?,
+                row.get::<_, String>(10)?,
+                row.get::<_, u32>(11)?,
+                row.get::<_, Option<String>>(12)?,
+                row.get::<_, bool>(13)?,
+            ))
+        })?
+        .map(|r| {
+            let (
+                id,
+                number,
+                state,
+                params,
+                value,
+                seed,
+                started,
+                ended,
+                heartbeat,
+                error,
+                host,
+                pid,
+                git_commit,
+                abandoned,
+            ) = r?;
+            let params = match serde_json::from_str(&params).context("corrupt trial parameters")? {
+                Value::Object(map) => map,
+                _ => bail!("trial {number} has non-object parameters"),
+            };
+            Ok(TrialRecord {
+                id,
+                number: number as u64,
+                state: TrialState::parse(&state)?,
+                params,
+                value,
+                seed: seed as u64,
+                started,
+                ended,
+                heartbeat,
+                error,
+                host,
+                pid,
+                git_commit,
+                abandoned,
+                intermediate: Vec::new(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut stmt = conn.prepare(
+        "SELECT i.trial_id, i.step, i.value FROM intermediate i JOIN trials t ON t.id = i.trial_id WHERE t.study_id = ?1 ORDER BY i.trial_id, i.step",
+    )?;
+    let rows = stmt.query_map([study_id], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, i64>(1)?,
+            row.get::<_, f64>(2)?,
+        ))
+    })?;
+    let index: std::collections::HashMap<i64, usize> =
+        trials.iter().enumerate().map(|(i, t)| (t.id, i)).collect();
+    for row in rows {
+        let (trial_id, step, value) = row?;
+        if let Some(&i) = index.get(&trial_id) {
+            trials[i].intermediate.push((step, value));
+        }
+    }
+    Ok(trials)
+}
+
+/// Marks running trials whose worker is gone as failed and abandoned: a dead
+/// process on this host, or a heartbeat older than the timeout anywhere.
+fn reap_abandoned(conn: &Connection, study_id: i64, worker: &Worker) -> Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT id, host, pid, heartbeat FROM trials WHERE study_id = ?1 AND state = 'running'",
+    )?;
+    let running: Vec<(i64, String, u32, f64)> = stmt
+        .query_map([study_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let now = now();
+    for (id, host, pid, heartbeat) in running {
+        let same_host = host == worker.host;
+        let reason = if same_host && pid != worker.pid && !process_alive(pid) {
+            Some(format!(
+                "abandoned: its worker (pid {pid} on {host}) is no longer running"
+            ))
+        } else if !(same_host && pid == worker.pid)
+            && now - heartbeat > worker.heartbeat_timeout.as_secs_f64()
+        {
+            Some(format!(
+                "abandoned: no heartbeat from {host} (pid {pid}) for {:.0} s",
+                now - heartbeat
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            conn.execute(
+                "UPDATE trials SET state = 'failed', abandoned = 1, error = ?1, ended = ?2 WHERE id = ?3",
+                params![reason, now, id],
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! The study loop: ask the strategy, record the trial, evaluate, record the result.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use anyhow::{anyhow, Result};
+use bo_surrogates::{History, Observation, Sampler};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::objective::{interrupted, Objective, Outcome, TrialContext};
+use crate::space::{Goal, Space, Sweep};
+use crate::storage::{NewTrial, Storage, StudyRecord, TrialRecord, TrialState, Worker};
+
+/// A study as stored, with its sweep parsed.
+pub struct Study {
+    pub record: StudyRecord,
+    pub sweep: Sweep,
+}
+
+impl Study {
+    pub fn goal(&self) -> Goal {
+        self.record.goal
+    }
+}
+
+/// The seed of trial `number`: distinct per trial, fixed by the study's seed.
+pub fn trial_seed(study_seed: u64, number: u64) -> u64 {
+    // splitmix64 of the pair.
+    let mut z = study_seed ^ number.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) >> 1
+}
+
+/// What strategies learn from stored trials. Configurations outside the
+/// space (a study resumed with a changed sweep) are left out.
+pub fn history(space: &Space, goal: Goal, trials: &[TrialRecord]) -> History {
+    let mut history = History::default();
+    for trial in trials {
+        let Some(point) = space.encode(&trial.params) else {
+            continue;
+        };
+        match (trial.state, trial.value) {
+            (TrialState::Complete, Some(v)) if v.is_finite() => {
+                history.complete.push(Observation {
+                    point,
+                    value: goal.to_loss(v),
+                })
+            }
+            (TrialState::Running, _) => history.pending.push(point),
+            // Abandoned trials were never evaluated: they may be proposed again.
+            _ if trial.abandoned => {}
+            _ => history.failed.push(point),
+        }
+    }
+    history
+}
+
+/// The best complete trial.
+pub fn best_trial(goal: Goal, trials: &[TrialRecord]) -> Option<&TrialRecord> {
+    trials
+        .iter()
+        .filter(|t| t.state == TrialState::Complete && t.value.is_some_and(f64::is_finite))
+        .min_by(|a, b| {
+            goal.to_loss(a.value.unwrap())
+                .total_cmp(&goal.to_loss(b.value.unwrap()))
+        })
+}
+
+pub struct RunSettings {
+    /// The study's total number of trials, earlier ones included.
+    pub trials: usize,
+    pub quiet: bool,
+    pub storage_path: PathBuf,
+}
+
+pub struct RunReport {
+    pub interrupted: bool,
+    /// Whether a finite space ran out before the requested total.
+    pub exhausted: bool,
+}
+
+/// Keeps a running trial's heartbeat fresh from a thread of its own.
+struct Heartbeat {
+    stop: Arc<AtomicBool>,
+    handle: Option<thread::JoinHandle<()>>,
+}
+
+const HEARTBEAT_PERIOD: Duration = Duration::from_secs(5);
+
+impl Heartbeat {
+    fn start(path: PathBuf, trial_id: i64) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let handle = thread::spawn(move || {
+            let Ok(storage) = Storage::open(&path) else {
+                return;
+            };
+            let mut waited = Duration::ZERO;
+            while !flag.load(Ordering::SeqCst) {
+                thread::sleep(Duration::from_millis(100));
+                waited += Duration::from_millis(100);
+                if waited >= HEARTBEAT_PERIOD {
+                    waited = Duration::ZERO;
+                    let _ = storage.heartbeat(trial_id);
+                }
+            }
+        });
+        Heartbeat {
+            stop,
+            handle: Some(handle),
+        }
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn format_value(v: f64) -> String {
+    crate::report::format_value(v)
+}
+
+pub fn run(
+    storage: &mut Storage,
+    study: &Study,
+    sampler: &mut dyn Sampler,
+    objective: &mut dyn Objective,
+    worker: &Worker,
+    settings: &RunSettings,
+) -> Result<RunReport> {
+    let space = &study.sweep.space;
+    let domain = space.domain();
+    let goal = study.goal();
+    let existing = storage.trials(study.record.id)?;
+    let progress = ProgressBar::with_draw_target(
+        Some(settings.trials as u64),
+        if settings.quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    );
+    progress.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} trials · best {msg} · {elapsed_precise} elapsed, ETA {eta_precise}")
+            .expect("valid template"),
+    );
+    let finished = |trials: &[TrialRecord]| {
+        trials
+            .iter()
+            .filter(|t| t.counts() && t.state != TrialState::Running)
+            .count()
+    };
+    progress.set_position(finished(&existing) as u64);
+    progress.reset_eta();
+    let show_best = |trials: &[TrialRecord]| {
+        best_trial(goal, trials)
+            .and_then(|t| t.value)
+            .map(format_value)
+            .unwrap_or_else(|| "–".into())
+    };
+    progress.set_message(show_best(&existing));
+
+    let mut exhausted = false;
+    loop {
+        if interrupted() {
+            progress.abandon();
+            return Ok(RunReport {
+                interrupted: true,
+                exhausted,
+            });
+        }
+        let started = storage.begin_trial(study.record.id, worker, |trials, number| {
+            if trials.iter().filter(|t| t.counts()).count() >= settings.trials {
+                return Ok(None);
+            }
+            let history = history(space, goal, trials);
+            match sampler
+                .suggest(&domain, &history)
+                .map_err(|e| anyhow!("strategy `{}`: {e}", study.record.strategy))?
+            {
+                Some(point) => Ok(Some(NewTrial {
+                    params: space.decode(&point),
+                    seed: trial_seed(study.record.seed, number),
+                })),
+                None => {
+                    exhausted = true;
+                    Ok(None)
+                }
+            }
+        })?;
+        let Some(trial) = started else { break };
+
+        let heartbeat = Heartbeat::start(settings.storage_path.clone(), trial.id);
+        let context = TrialContext {
+            study: &study.record.name,
+            number: trial.number,
+            seed: trial.seed,
+            params: &trial.params,
+        };
+        let mut report_error = None;
+        let outcome = objective.evaluate(&context, &mut |step, value| {
+            if let Err(e) = storage.report(trial.id, step, value) {
+                report_error.get_or_insert(e);
+            }
+        });
+        drop(heartbeat);
+        if let Some(e) = report_error {
+            return Err(e.context(format!(
+                "cannot record an intermediate value of trial {}",
+                trial.number
+            )));
+        }
+        match outcome {
+            Outcome::Complete(value) => {
+                storage.finish(trial.id, TrialState::Complete, Some(value), None)?
+            }
+            Outcome::Failed(reason) => {
+                progress.suspend(|| eprintln!("trial {} failed: {reason}", trial.number));
+                storage.finish(trial.id, TrialState::Failed, None, Some(&reason))?;
+            }
+            Outcome::Interrupted => {
+                storage.abandon(trial.id, "interrupted (Ctrl-C) before it finished")?;
+                progress.abandon();
+                return Ok(RunReport {
+                    interrupted: true,
+                    exhausted,
+                });
+            }
+        }
+        let trials = storage.trials(study.record.id)?;
+        progress.set_position(finished(&trials) as u64);
+        progress.set_message(show_best(&trials));
+    }
+    progress.finish();
+    Ok(RunReport {
+        interrupted: false,
+        exhausted,
+    })
+}

@@ -1,0 +1,484 @@
+//! Gaussian-process strategy: a Sobol initial design, then a GP (Matérn-5/2
+//! ARD, learned noise, MAP hyperparameters) and an acquisition function
+//! maximized over the domain. Pending points enter as kriging believers.
+
+mod kernel;
+mod model;
+
+pub use kernel::Kernel;
+pub use model::{fit_hyperparameters, Hyperparameters, Posterior, Prior};
+
+use ndarray::{Array1, Array2, Axis};
+use rand::seq::SliceRandom;
+use rand::Rng;
+
+use crate::acquisition::{
+    optimize_acquisition, Acquisition, AcquisitionKind, AcquisitionOptimizer, Surface,
+};
+use crate::domain::category_index;
+use crate::sobol::SobolSampler;
+use crate::{per_call_rng, DimKind, Domain, History, Sampler, SamplerError};
+
+#[derive(Clone, Debug)]
+pub struct GpConfig {
+    pub kernel: Kernel,
+    pub acquisition: AcquisitionKind,
+    /// Sobol points before the model takes over; default max(5, 2·d).
+    pub initial_points: Option<usize>,
+    /// Hyperparameters are fitted on at most this many observations (the
+    /// posterior always uses all of them): fitting is cubic in n.
+    pub max_fit_points: usize,
+    pub optimizer: AcquisitionOptimizer,
+}
+
+impl Default for GpConfig {
+    fn default() -> Self {
+        GpConfig {
+            kernel: Kernel::Matern52,
+            acquisition: AcquisitionKind::LogEi,
+            initial_points: None,
+            max_fit_points: 300,
+            optimizer: AcquisitionOptimizer::default(),
+        }
+    }
+}
+
+pub struct GpSampler {
+    seed: u64,
+    config: GpConfig,
+    /// The last fit, to warm-start the next one in the same process.
+    last_theta: Option<Vec<f64>>,
+}
+
+impl GpSampler {
+    pub fn new(seed: u64, config: GpConfig) -> Self {
+        GpSampler {
+            seed,
+            config,
+            last_theta: None,
+        }
+    }
+}
+
+/// Maps unit-domain points to model inputs: one input per ordered
+/// coordinate, a one-hot block per categorical.
+struct Encoder {
+    /// For each domain dimension, its first input column and its width.
+    columns: Vec<(usize, usize)>,
+    width: usize,
+}
+
+impl Encoder {
+    fn new(domain: &Domain) -> Self {
+        let mut columns = Vec::with_capacity(domain.len());
+        let mut width = 0;
+        for dim in &domain.dims {
+            let w = match dim.kind {
+                DimKind::Categorical(n) => n,
+                _ => 1,
+            };
+            columns.push((width, w));
+            width += w;
+        }
+        Encoder { columns, width }
+    }
+
+    fn encode_into(&self, point: &[f64], out: &mut [f64]) {
+        out.fill(0.0);
+        for (&u, &(start, w)) in point.iter().zip(&self.columns) {
+            if w == 1 {
+                out[start] = u;
+            } else {
+                out[start + category_index(u, w)] = 1.0;
+            }
+        }
+    }
+
+    fn encode_all<'a>(&self, points: impl ExactSizeIterator<Item = &'a Vec<f64>>) -> Array2<f64> {
+        let mut x = Array2::zeros((points.len(), self.width));
+        for (mut row, p) in x.axis_iter_mut(Axis(0)).zip(points) {
+            self.encode_into(p, row.as_slice_mut().expect("rows are contiguous"));
+        }
+        x
+    }
+}
+
+/// The acquisition as a function of unit-domain points.
+struct AcquisitionSurface<'a> {
+    posterior: &'a Posterior,
+    encoder: &'a Encoder,
+    acquisition: &'a dyn Acquisition,
+}
+
+impl Surface for AcquisitionSurface<'_> {
+    fn values(&self, points: &[Vec<f64>]) -> Vec<f64> {
+        if points.is_empty() {
+            return Vec::new();
+        }
+        let (mean, var) = self
+            .posterior
+            .predict(self.encoder.encode_all(points.iter()).view());
+        mean.iter()
+            .zip(&var)
+            .map(|(&m, &v)| self.acquisition.score(m, v.sqrt()).value)
+            .collect()
+    }
+
+    fn value_and_gradient(&self, point: &[f64]) -> (f64, Vec<f64>) {
+        let mut x = vec![0.0; self.encoder.width];
+        self.encoder.encode_into(point, &mut x);
+        let p = self.posterior.predict_with_gradient(&x);
+        let s = self.acquisition.score(p.mean, p.sd);
+        // Only ordered coordinates move; a categorical's gradient is left at zero.
+        let grad = self
+            .encoder
+            .columns
+            .iter()
+            .map(|&(start, w)| {
+                if w == 1 {
+                    s.d_mean * p.d_mean[start] + s.d_sd * p.d_sd[start]
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        (s.value, grad)
+    }
+
+    fn scales(&self) -> Vec<f64> {
+        let lengthscales = self.posterior.lengthscales();
+        // A categorical never moves by gradient; its scale is unused.
+        self.encoder
+            .columns
+            .iter()
+            .map(|&(start, w)| if w == 1 { lengthscales[start] } else { 1.0 })
+            .collect()
+    }
+}
+
+fn standardize(values: &[f64]) -> Array1<f64> {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    let sd = if var.sqrt() > 1e-12 { var.sqrt() } else { 1.0 };
+    values.iter().map(|v| (v - mean) / sd).collect()
+}
+
+impl GpSampler {
+    fn initial_points(&self, domain: &Domain) -> usize {
+        self.config
+            .initial_points
+            .unwrap_or((2 * domain.len()).max(5))
+    }
+
+    /// Hyperparameters fitted on (a subset of) the observations.
+    fn fit(
+        &mut self,
+        x: &Array2<f64>,
+        y: &Array1<f64>,
+        rng: &mut impl Rng,
+    ) -> Result<Hyperparameters, SamplerError> {
+        let (x_fit, y_fit) = if x.nrows() > self.config.max_fit_points {
+            // The best quarter always, the rest drawn at random.
+            let mut order: Vec<usize> = (0..y.len()).collect();
+            order.sort_by(|&a, &b| y[a].total_cmp(&y[b]));
+            let keep_best = self.config.max_fit_points / 4;
+            let (best, rest) = order.split_at_mut(keep_best);
+            rest.shuffle(rng);
+            let chosen: Vec<usize> = best
+                .iter()
+                .chain(&rest[..self.config.max_fit_points - keep_best])
+                .copied()
+                .collect();
+            (x.select(Axis(0), &chosen), y.select(Axis(0), &chosen))
+        } else {
+            (x.clone(), y.clone())
+        };
+        let d = x.ncols();
+        let prior = Prior::for_dims(d);
+        // The last fit is close to this one; without it, two spread-out starts.
+        let (starts, max_iters) = match self.last_theta.as_ref().filter(|t| t.len() == d + 2) {
+            Some(last) => (vec![last.clone()], 15),
+            None => {
+                let mut short = prior.centre(d);
+                short[..d].fill((0.2f64).ln());
+                (vec![prior.centre(d), short], 80)
+            }
+        };
+        let hyper = fit_hyperparameters(
+            self.config.kernel,
+            x_fit.view(),
+            y_fit.view(),
+            &starts,
+            max_iters,
+        )
+        .ok_or_else(|| {
+            SamplerError::Numerical("the kernel matrix could not be factorized at any start".into())
+        })?;
+        self.last_theta = Some(hyper.theta.clone());
+        Ok(hyper)
+    }
+}
+
+impl Sampler for GpSampler {
+    fn suggest(
+        &mut self,
+        domain: &Domain,
+        history: &History,
+    ) -> Result<Option<Vec<f64>>, SamplerError> {
+        let observed: Vec<_> = history
+            .complete
+            .iter()
+            .filter(|o| o.value.is_finite())
+            .collect();
+        if observed.len() < self.initial_points(domain) {
+            return SobolSampler::new(self.seed).suggest(domain, history);
+        }
+        let taken = history.taken(domain);
+        if domain
+            .cardinality()
+            .is_some_and(|n| taken.len() as u128 >= n)
+        {
+            return Ok(None);
+        }
+        let mut rng = per_call_rng(self.seed, history);
+        let encoder = Encoder::new(domain);
+        let x = encoder.encode_all(observed.iter().map(|o| &o.point));
+        let y = standardize(&observed.iter().map(|o| o.value).collect::<Vec<_>>());
+        let hyper = self.fit(&x, &y, &mut rng)?;
+        let kernel = self.config.kernel;
+        let condition = |x: &Array2<f64>, y: &Array1<f64>| {
+            Posterior::new(kernel, &hyper, x.view(), y.view()).ok_or_else(|| {
+                SamplerError::Numerical("the kernel matrix could not be factorized".into())
+            })
+        };
+        let mut posterior = condition(&x, &y)?;
+        // The incumbent: the best observation (standardized).
+        let mut best = y.iter().copied().fold(f64::INFINITY, f64::min);
+        if !history.pending.is_empty() {
+            // Kriging believer: pretend pending points returned the posterior mean.
+            let xp = encoder.encode_all(history.pending.iter());
+            let (believed, _) = posterior.predict(xp.view());
+            // A believed value is an incumbent too, or EI would crowd next to it.
+            best = believed.iter().copied().fold(best, f64::min);
+            let x_all = ndarray::concatenate(Axis(0), &[x.view(), xp.view()]).expect("same width");
+            let y_all =
+                ndarray::concatenate(Axis(0), &[y.view(), believed.view()]).expect("vectors");
+            posterior = condition(&x_all, &y_all)?;
+        }
+        let mut order: Vec<usize> = (0..observed.len()).collect();
+        order.sort_by(|&a, &b| observed[a].value.total_cmp(&observed[b].value));
+        let incumbents: Vec<Vec<f64>> = order
+            .iter()
+            .take(3)
+            .map(|&i| observed[i].point.clone())
+            .collect();
+
+        let choice = match self.config.acquisition.pointwise(best) {
+            Some(acquisition) => {
+                let surface = AcquisitionSurface {
+                    posterior: &posterior,
+                    encoder: &encoder,
+                    acquisition: acquisition.as_ref(),
+                };
+                optimize_acquisition(
+                    &surface,
+                    domain,
+                    &incumbents,
+                    &taken,
+                    &self.config.optimizer,
+                    &mut rng,
+                )
+            }
+            None => thompson_choice(
+                &posterior,
+                &encoder,
+                domain,
+                &incumbents,
+                &taken,
+                &self.config.optimizer,
+                &mut rng,
+            )?,
+        };
+        match choice {
+            Some(p) => Ok(Some(p)),
+            // Every candidate was taken: fall back to an untaken random point.
+            None => crate::random::RandomSampler::new(rng.gen()).suggest(domain, history),
+        }
+    }
+}
+
+/// Thompson sampling: one joint posterior draw over a candidate pool, minimized.
+fn thompson_choice(
+    posterior: &Posterior,
+    encoder: &Encoder,
+    domain: &Domain,
+    incumbents: &[Vec<f64>],
+    taken: &std::collections::HashSet<Vec<i64>>,
+    settings: &AcquisitionOptimizer,
+    rng: &mut impl Rng,
+) -> Result<Option<Vec<f64>>, SamplerError> {
+    let pool: Vec<Vec<f64>> = settings
+        .candidate_pool(domain, incumbents, rng)
+        .into_iter()
+        .filter(|p| !taken.contains(&domain.key(p)))
+        .take(512)
+        .collect();
+    if pool.is_empty() {
+        return Ok(None);
+    }
+    let xq = encoder.encode_all(pool.iter());
+    let (mean, cov) = posterior.joint(xq.view());
+    let l = model::lower_cholesky(cov).ok_or_else(|| {
+        SamplerError::Numerical(
+            "Thompson sampling: the posterior covariance could not be factorized".into(),
+        )
+    })?;
+    let z: Array1<f64> = (0..pool.len())
+        .map(|_| rand_distr::Distribution::<f64>::sample(&rand_distr::StandardNormal, rng))
+        .collect();
+    let draw = &mean + &l.dot(&z);
+    let best = draw
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.is_finite())
+        .min_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, _)| i);
+    Ok(best.map(|i| pool[i].clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Dim, Observation, Prior as DimPrior};
+
+    fn run(domain: &Domain, f: impl Fn(&[f64]) -> f64, trials: usize, config: GpConfig) -> History {
+        let mut sampler = GpSampler::new(3, config);
+        let mut history = History::default();
+        for _ in 0..trials {
+            let p = sampler.suggest(domain, &history).unwrap().unwrap();
+            let value = f(&p);
+            history.complete.push(Observation { point: p, value });
+        }
+        history
+    }
+
+    #[test]
+    fn converges_to_the_minimum_of_a_quadratic_in_one_dimension() {
+        let domain = Domain::new(vec![Dim::continuous("x")]);
+        let history = run(&domain, |p| (p[0] - 0.37).powi(2), 12, GpConfig::default());
+        let best = history.best().unwrap();
+        assert!((best.point[0] - 0.37).abs() < 0.01, "best {:?}", best.point);
+    }
+
+    #[test]
+    fn every_acquisition_improves_on_the_initial_design() {
+        let domain = Domain::new(vec![Dim::continuous("x"), Dim::continuous("y")]);
+        let f = |p: &[f64]| (p[0] - 0.2).powi(2) + (p[1] - 0.7).powi(2);
+        for acquisition in ["logei", "ei", "pi", "ucb", "thompson"] {
+            let config = GpConfig {
+                acquisition: acquisition.parse().unwrap(),
+                ..Default::default()
+            };
+            let history = run(&domain, f, 20, config);
+            let initial_best = history.complete[..5]
+                .iter()
+                .map(|o| o.value)
+                .fold(f64::INFINITY, f64::min);
+            let best = history.best().unwrap().value;
+            assert!(
+                best < initial_best && best < 1e-2,
+                "{acquisition}: {best} vs initial {initial_best}"
+            );
+        }
+    }
+
+    #[test]
+    fn robust_histories() {
+        let domain = Domain::new(vec![Dim::continuous("x"), Dim::continuous("y")]);
+        let mut sampler = GpSampler::new(
+            1,
+            GpConfig {
+                initial_points: Some(2),
+                ..Default::default()
+            },
+        );
+        // Failed trials only: still a valid, new suggestion.
+        let failed = History {
+            failed: vec![vec![0.5, 0.5]],
+            ..Default::default()
+        };
+        let p = sampler.suggest(&domain, &failed).unwrap().unwrap();
+        assert_ne!(domain.key(&p), domain.key(&[0.5, 0.5]));
+        // Duplicates, constant values, and a NaN that must be ignored.
+        let obs = |point: Vec<f64>, value| Observation { point, value };
+        let history = History {
+            complete: vec![
+                obs(vec![0.2, 0.2], 1.0),
+                obs(vec![0.2, 0.2], 1.0),
+                obs(vec![0.8, 0.1], 1.0),
+                obs(vec![0.4, 0.4], f64::NAN),
+            ],
+            ..Default::default()
+        };
+        let p = sampler.suggest(&domain, &history).unwrap().unwrap();
+        assert!(p.iter().all(|u| (0.0..=1.0).contains(u)));
+        assert!(!history.taken(&domain).contains(&domain.key(&p)));
+    }
+
+    #[test]
+    fn pending_points_make_parallel_suggestions_differ() {
+        let domain = Domain::new(vec![Dim::continuous("x"), Dim::continuous("y")]);
+        let mut history = run(
+            &domain,
+            |p| (p[0] - 0.6).powi(2) + p[1],
+            8,
+            GpConfig::default(),
+        );
+        let mut sampler = GpSampler::new(9, GpConfig::default());
+        let first = sampler.suggest(&domain, &history).unwrap().unwrap();
+        history.pending.push(first.clone());
+        let second = sampler.suggest(&domain, &history).unwrap().unwrap();
+        let distance = first
+            .iter()
+            .zip(&second)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert!(distance > 1e-3, "{first:?} vs {second:?}");
+    }
+
+    #[test]
+    fn categorical_only_space_finds_the_best_choice_and_ends() {
+        let domain = Domain::new(vec![
+            Dim {
+                name: "a".into(),
+                kind: DimKind::Categorical(4),
+                prior: DimPrior::Uniform,
+            },
+            Dim {
+                name: "b".into(),
+                kind: DimKind::Categorical(3),
+                prior: DimPrior::Uniform,
+            },
+        ]);
+        let f = |p: &[f64]| {
+            (category_index(p[0], 4) as f64 - 2.0).abs() + category_index(p[1], 3) as f64
+        };
+        let mut sampler = GpSampler::new(5, GpConfig::default());
+        let mut history = History::default();
+        while let Some(p) = sampler.suggest(&domain, &history).unwrap() {
+            history.complete.push(Observation {
+                value: f(&p),
+                point: p,
+            });
+            assert!(
+                history.complete.len() <= 12,
+                "a 12-point space was exceeded"
+            );
+        }
+        assert_eq!(history.complete.len(), 12);
+        assert_eq!(history.taken(&domain).len(), 12);
+        assert_eq!(history.best().unwrap().value, 0.0);
+    }
+}

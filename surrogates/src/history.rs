@@ -1,0 +1,45 @@
+use std::collections::HashSet;
+
+use crate::Domain;
+
+/// One finished trial: where it was evaluated and the value to minimize.
+#[derive(Clone, Debug)]
+pub struct Observation {
+    pub point: Vec<f64>,
+    pub value: f64,
+}
+
+/// Everything a strategy may learn from: finished, pending and failed trials.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    pub complete: Vec<Observation>,
+    /// Points other workers are evaluating now.
+    pub pending: Vec<Vec<f64>>,
+    /// Points whose evaluation failed; never proposed again.
+    pub failed: Vec<Vec<f64>>,
+}
+
+impl History {
+    pub fn n_trials(&self) -> usize {
+        self.complete.len() + self.pending.len() + self.failed.len()
+    }
+
+    /// The keys of every point already taken, for duplicate checks.
+    pub fn taken(&self, domain: &Domain) -> HashSet<Vec<i64>> {
+        self.complete
+            .iter()
+            .map(|o| &o.point)
+            .chain(&self.pending)
+            .chain(&self.failed)
+            .map(|p| domain.key(p))
+            .collect()
+    }
+
+    /// The best finished observation (lowest value).
+    pub fn best(&self) -> Option<&Observation> {
+        self.complete
+            .iter()
+            .filter(|o| o.value.is_finite())
+            .min_by(|a, b| a.value.total_cmp(&b.value))
+    }
+}

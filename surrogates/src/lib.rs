@@ -1,0 +1,23 @@
+//! Search strategies for `bo`.
+//!
+//! Every strategy works in the unit cube: the space in the `bo` crate encodes
+//! each parameter as one coordinate in [0, 1] (log parameters in log space,
+//! categoricals as the centre of their bin) and describes it here as a
+//! [`Dim`]. A strategy only ever sees points, values to minimize and pending
+//! points, so adding one touches its own file plus [`registry`].
+
+pub mod acquisition;
+mod domain;
+pub mod gp;
+pub mod grid;
+mod history;
+pub mod normal;
+pub mod random;
+pub mod registry;
+mod sampler;
+pub mod sobol;
+
+pub use domain::{category_index, Dim, DimKind, Domain, Prior};
+pub use history::{History, Observation};
+pub use registry::{build_sampler, SamplerOptions, SAMPLER_NAMES};
+pub use sampler::{per_call_rng, Sampler, SamplerError};

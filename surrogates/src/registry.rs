@@ -1,0 +1,33 @@
+//! Strategies by name: the one place a new strategy is registered.
+
+use crate::gp::{GpConfig, GpSampler};
+use crate::grid::GridSampler;
+use crate::random::RandomSampler;
+use crate::sobol::SobolSampler;
+use crate::{Sampler, SamplerError};
+
+pub const SAMPLER_NAMES: &[&str] = &["gp", "random", "sobol", "grid"];
+
+#[derive(Clone, Debug, Default)]
+pub struct SamplerOptions {
+    /// Levels for each continuous parameter in grid search.
+    pub grid_points: Option<usize>,
+    pub gp: GpConfig,
+}
+
+pub fn build_sampler(
+    name: &str,
+    seed: u64,
+    options: &SamplerOptions,
+) -> Result<Box<dyn Sampler>, SamplerError> {
+    match name {
+        "gp" => Ok(Box::new(GpSampler::new(seed, options.gp.clone()))),
+        "random" => Ok(Box::new(RandomSampler::new(seed))),
+        "sobol" => Ok(Box::new(SobolSampler::new(seed))),
+        "grid" => Ok(Box::new(GridSampler::new(options.grid_points))),
+        _ => Err(SamplerError::Unsupported(format!(
+            "unknown strategy `{name}` (choose from {})",
+            SAMPLER_NAMES.join(", ")
+        ))),
+    }
+}
