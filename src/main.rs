@@ -13,7 +13,7 @@ use bo::storage::{now, Storage, StudyRecord, Worker};
 use bo::study::{self, best_trial, RunSettings, Study};
 use bo_benchmarks::TestFunction;
 use bo_surrogates::gp::GpConfig;
-use bo_surrogates::{build_sampler, SamplerOptions, SAMPLER_NAMES};
+use bo_surrogates::{build_sampler, History, SamplerOptions, SAMPLER_NAMES};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 
@@ -253,6 +253,21 @@ fn new_study(args: &RunArgs, name: Option<&str>) -> Result<StudyRecord> {
     })
 }
 
+/// Fails early, before anything is stored, if the strategy cannot search the
+/// space (an unknown name, or grid search over a continuous parameter).
+fn check_strategy(
+    strategy: &str,
+    seed: u64,
+    config: &Value,
+    options: &SamplerOptions,
+) -> Result<()> {
+    let sweep = Sweep::from_value(config.clone(), "the sweep")?;
+    let mut sampler = build_sampler(strategy, seed, options)
+        .with_context(|| format!("strategies available: {}", SAMPLER_NAMES.join(", ")))?;
+    sampler.suggest(&sweep.space.domain(), &History::default())?;
+    Ok(())
+}
+
 fn build_objective(
     record: &StudyRecord,
     sweep: &Sweep,
@@ -296,9 +311,22 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     // Read the sweep before touching the store: a bad file writes nothing.
     let requested = match args.config.is_some() || args.objective.is_some() {
         true => Some(new_study(&args, args.study.as_deref())?),
-        false if args.study.is_none() => bail!("nothing to optimize: pass --config SWEEP (with a program) or --objective FUNCTION"),
+        false if args.study.is_none() => bail!(
+            "nothing to optimize: pass --config SWEEP (with a program) or --objective FUNCTION"
+        ),
         false => None,
     };
+    let options = SamplerOptions {
+        grid_points: args.grid_points,
+        gp: GpConfig {
+            acquisition: args.acquisition.parse().map_err(anyhow::Error::msg)?,
+            kernel: args.kernel.parse().map_err(anyhow::Error::msg)?,
+            ..GpConfig::default()
+        },
+    };
+    if let Some(fresh) = &requested {
+        check_strategy(&fresh.strategy, fresh.seed, &fresh.config, &options)?;
+    }
     let mut storage = Storage::open(&args.storage)?;
     let record = match args
         .study
@@ -321,13 +349,21 @@ fn run(args: RunArgs) -> Result<ExitCode> {
                 );
             }
             if let Some(s) = args.surrogate.as_ref().filter(|s| **s != existing.strategy) {
+                check_strategy(s, existing.seed, &existing.config, &options)?;
                 storage.set_strategy(existing.id, s)?;
                 existing.strategy = s.clone();
             }
             existing
         }
         None => match requested {
-            Some(fresh) => storage.create_study(&fresh)?,
+            Some(fresh) => {
+                let stored = storage.create_study(&fresh)?;
+                // Another worker may have created it first, perhaps differently.
+                if stored.config != fresh.config || stored.objective != fresh.objective || args.seed.is_some_and(|s| s != stored.seed) {
+                    bail!("study `{}` already exists with another space, objective or seed; pick a new --study name", stored.name);
+                }
+                stored
+            }
             None => bail!(
                 "there is no study `{}` in {} to resume: pass --config SWEEP or --objective FUNCTION to start it",
                 args.study.as_deref().unwrap_or_default(),
@@ -339,14 +375,6 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     if sweep.early_terminate.is_some() && !args.quiet {
         eprintln!("note: the sweep's early_terminate is read but not applied yet; every trial runs to the end");
     }
-    let options = SamplerOptions {
-        grid_points: args.grid_points,
-        gp: GpConfig {
-            acquisition: args.acquisition.parse().map_err(anyhow::Error::msg)?,
-            kernel: args.kernel.parse().map_err(anyhow::Error::msg)?,
-            ..GpConfig::default()
-        },
-    };
     let mut sampler = build_sampler(&record.strategy, record.seed, &options)
         .with_context(|| format!("strategies available: {}", SAMPLER_NAMES.join(", ")))?;
     let mut objective = build_objective(&record, &sweep, &args)?;

@@ -205,10 +205,12 @@ impl Storage {
         Storage::open(path)
     }
 
+    /// Creates the study, or returns the one of that name if another worker
+    /// created it first (the caller checks that they match).
     pub fn create_study(&self, study: &StudyRecord) -> Result<StudyRecord> {
         self.conn
             .execute(
-                "INSERT INTO studies (name, config, objective, metric, goal, strategy, seed, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT OR IGNORE INTO studies (name, config, objective, metric, goal, strategy, seed, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     study.name,
                     study.config.to_string(),
@@ -221,10 +223,8 @@ impl Storage {
                 ],
             )
             .with_context(|| format!("cannot create study `{}`", study.name))?;
-        Ok(StudyRecord {
-            id: self.conn.last_insert_rowid(),
-            ..study.clone()
-        })
+        self.study(&study.name)?
+            .with_context(|| format!("study `{}` vanished after its creation", study.name))
     }
 
     /// Records the strategy a resumed study continues with.

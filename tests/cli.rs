@@ -1,0 +1,512 @@
+//! End-to-end tests of the `bo` command line.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn bo(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bo"))
+        .args(args)
+        .current_dir(dir)
+        .env("MARKER_DIR", dir)
+        .output()
+        .expect("bo runs")
+}
+
+fn spawn_bo(dir: &Path, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_bo"))
+        .args(args)
+        .current_dir(dir)
+        .env("MARKER_DIR", dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("bo starts")
+}
+
+fn ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "bo failed: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn export(dir: &Path, study: &str) -> Value {
+    serde_json::from_str(&ok(bo(dir, &["export", study, "--format", "json"])))
+        .expect("export is JSON")
+}
+
+fn trials(doc: &Value) -> &Vec<Value> {
+    doc["trials"].as_array().unwrap()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    // A zombie still answers signal 0; /proc tells them apart.
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
+#[test]
+fn random_on_branin_resumes_to_thirty_with_the_same_first_twenty() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let first: Value = serde_json::from_str(&ok(bo(
+        d,
+        &[
+            "run",
+            "--objective",
+            "branin",
+            "--surrogate",
+            "random",
+            "--trials",
+            "20",
+            "--seed",
+            "5",
+            "--study",
+            "b",
+            "--quiet",
+        ],
+    )))
+    .unwrap();
+    assert_eq!(first["trials"], 20);
+    let before = export(d, "b");
+    ok(bo(d, &["run", "--study", "b", "--trials", "30", "--quiet"]));
+    let after = export(d, "b");
+    let (t0, t1) = (trials(&before), trials(&after));
+    assert_eq!(t1.len(), 30);
+    assert!(t1.iter().all(|t| t["state"] == "complete"));
+    assert_eq!(
+        t1.iter()
+            .map(|t| t["number"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        (0..30).collect::<Vec<_>>()
+    );
+    for (a, b) in t0.iter().zip(t1) {
+        assert_eq!(a["params"], b["params"]);
+        assert_eq!(a["value"], b["value"]);
+    }
+    // The same seed in a fresh study suggests the same configurations.
+    ok(bo(
+        d,
+        &[
+            "run",
+            "--objective",
+            "branin",
+            "--surrogate",
+            "random",
+            "--trials",
+            "20",
+            "--seed",
+            "5",
+            "--study",
+            "c",
+            "--quiet",
+        ],
+    ));
+    let again = export(d, "c");
+    assert!(trials(&again)
+        .iter()
+        .zip(t0)
+        .all(|(a, b)| a["params"] == b["params"]));
+    // Each x stays in Branin's box.
+    for t in t1 {
+        let (x1, x2) = (
+            t["params"]["x1"].as_f64().unwrap(),
+            t["params"]["x2"].as_f64().unwrap(),
+        );
+        assert!((-5.0..=10.0).contains(&x1) && (0.0..=15.0).contains(&x2));
+    }
+    // Nothing left to do at 30.
+    ok(bo(d, &["run", "--study", "b", "--trials", "30", "--quiet"]));
+    assert_eq!(trials(&export(d, "b")).len(), 30);
+    let shown = ok(bo(d, &["show", "b"]));
+    assert!(
+        shown.contains("30 complete, 0 failed") && shown.contains("best: trial"),
+        "{shown}"
+    );
+    let csv = ok(bo(d, &["export", "b", "--format", "csv"]));
+    assert_eq!(csv.lines().count(), 31);
+    assert!(csv.lines().next().unwrap().ends_with("param_x1,param_x2"));
+    assert!(ok(bo(d, &["studies"]))
+        .lines()
+        .any(|l| l.starts_with("b ") && l.contains("30")));
+}
+
+const MODES: &str = r#"
+import json, math, os, sys, time
+args = dict(a[2:].split("=", 1) for a in sys.argv[1:] if a.startswith("--"))
+mode = args["mode"]
+assert json.loads(os.environ["BO_PARAMS"])["mode"] == mode
+assert os.environ["BO_STUDY"] == "modes" and int(os.environ["BO_TRIAL"]) >= 0
+if mode == "ok":
+    print("starting")
+    for step in range(3):
+        print(json.dumps({"loss": 1.0 / (step + 1), "step": step}), flush=True)
+elif mode == "fail":
+    print("something went wrong", file=sys.stderr)
+    sys.exit(3)
+elif mode == "nan":
+    print(json.dumps({"loss": float("nan")}))
+elif mode == "silent":
+    print("training...")
+elif mode == "slow":
+    time.sleep(30)
+"#;
+
+#[test]
+fn program_trials_fail_with_their_reason_and_the_study_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "modes.py", MODES);
+    write(
+        d,
+        "sweep.yaml",
+        "program: modes.py\nmethod: grid\nmetric: {name: loss, goal: minimize}\nparameters:\n  mode: {values: [ok, fail, nan, silent, slow]}\n",
+    );
+    let start = Instant::now();
+    let out = bo(
+        d,
+        &[
+            "run",
+            "--config",
+            "sweep.yaml",
+            "--study",
+            "modes",
+            "--trial-timeout",
+            "2",
+            "--trials",
+            "10",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "the slow trial was not stopped at its timeout"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no configuration left"));
+    let doc = export(d, "modes");
+    let by_mode = |m: &str| {
+        trials(&doc)
+            .iter()
+            .find(|t| t["params"]["mode"] == m)
+            .unwrap_or_else(|| panic!("no {m} trial"))
+            .clone()
+    };
+    assert_eq!(
+        trials(&doc).len(),
+        5,
+        "grid search stops when the grid is done"
+    );
+    let good = by_mode("ok");
+    assert_eq!(good["state"], "complete");
+    assert!((good["value"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-12);
+    assert_eq!(good["intermediate"].as_array().unwrap().len(), 3);
+    let expect = [
+        ("fail", "exited with exit status: 3"),
+        ("fail", "something went wrong"),
+        ("nan", "`loss` is NaN"),
+        ("silent", "printed no JSON line with `loss`"),
+        ("slow", "timed out after 2 s"),
+    ];
+    for (mode, text) in expect {
+        let t = by_mode(mode);
+        assert_eq!(t["state"], "failed", "{mode}");
+        assert!(
+            t["error"].as_str().unwrap().contains(text),
+            "{mode}: {}",
+            t["error"]
+        );
+    }
+    assert_eq!(doc["best"], good["number"]);
+}
+
+const BLOCKING: &str = r#"
+import json, os, sys, time
+args = dict(a[2:].split("=", 1) for a in sys.argv[1:] if a.startswith("--"))
+marker = os.environ["MARKER_DIR"]
+if os.path.exists(os.path.join(marker, "block")):
+    open(os.path.join(marker, "started-%d" % os.getpid()), "w").close()
+    time.sleep(60)
+time.sleep(float(os.environ.get("TRIAL_SECONDS", "0")))
+print(json.dumps({"score": float(args["x"])}))
+"#;
+
+fn blocking_study(d: &Path) {
+    write(d, "blocking.py", BLOCKING);
+    write(d, "sweep.yaml", "program: blocking.py\nmethod: random\nmetric: {name: score, goal: maximize}\nparameters:\n  x: {min: 0.0, max: 1.0}\n");
+    write(d, "block", "");
+}
+
+/// The pid of the program that started while `block` exists.
+fn started_program(d: &Path) -> i32 {
+    let mut pid = None;
+    wait_for("the trial to start", || {
+        pid = std::fs::read_dir(d)
+            .unwrap()
+            .filter_map(|e| {
+                e.ok()?
+                    .file_name()
+                    .to_str()?
+                    .strip_prefix("started-")?
+                    .parse()
+                    .ok()
+            })
+            .next();
+        pid.is_some()
+    });
+    pid.unwrap()
+}
+
+#[test]
+fn a_killed_run_loses_only_its_running_trial_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    blocking_study(d);
+    let mut run = spawn_bo(
+        d,
+        &[
+            "run",
+            "--config",
+            "sweep.yaml",
+            "--study",
+            "k",
+            "--trials",
+            "3",
+            "--seed",
+            "1",
+            "--quiet",
+        ],
+    );
+    let program = started_program(d);
+    run.kill().unwrap(); // SIGKILL: no chance to clean up
+    run.wait().unwrap();
+    unsafe { libc::kill(program, libc::SIGKILL) };
+    std::fs::remove_file(d.join("block")).unwrap();
+    let running = export(d, "k");
+    assert_eq!(trials(&running)[0]["state"], "running");
+
+    let resumed = spawn_bo(d, &["run", "--study", "k", "--trials", "3", "--quiet"])
+        .wait_with_output()
+        .unwrap();
+    ok(resumed);
+    let doc = export(d, "k");
+    let t = trials(&doc);
+    assert_eq!(t.len(), 4, "three counted trials plus the abandoned one");
+    assert_eq!(t[0]["state"], "failed");
+    assert_eq!(t[0]["abandoned"], true);
+    assert!(t[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("no longer running"));
+    assert!(t[1..].iter().all(|t| t["state"] == "complete"));
+    let best = t[1..]
+        .iter()
+        .map(|t| t["value"].as_f64().unwrap())
+        .fold(f64::MIN, f64::max);
+    assert_eq!(
+        doc["best"],
+        t.iter()
+            .find(|t| t["value"].as_f64() == Some(best))
+            .unwrap()["number"],
+        "maximize picks the largest"
+    );
+}
+
+#[test]
+fn ctrl_c_stops_the_program_and_leaves_the_study_resumable() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    blocking_study(d);
+    let run = spawn_bo(
+        d,
+        &[
+            "run",
+            "--config",
+            "sweep.yaml",
+            "--study",
+            "i",
+            "--trials",
+            "2",
+            "--seed",
+            "2",
+        ],
+    );
+    let program = started_program(d);
+    unsafe { libc::kill(run.id() as i32, libc::SIGINT) };
+    let start = Instant::now();
+    let out = run.wait_with_output().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "bo did not stop promptly"
+    );
+    assert_eq!(out.status.code(), Some(130));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("resume with `bo run --study i"));
+    wait_for("the program to be stopped", || !alive(program));
+    let doc = export(d, "i");
+    assert_eq!(trials(&doc)[0]["abandoned"], true);
+    assert!(trials(&doc)[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("interrupted"));
+
+    std::fs::remove_file(d.join("block")).unwrap();
+    ok(bo(d, &["run", "--study", "i", "--trials", "2", "--quiet"]));
+    let doc = export(d, "i");
+    assert_eq!(
+        trials(&doc)
+            .iter()
+            .filter(|t| t["state"] == "complete")
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn two_workers_share_a_grid_without_repeating_a_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "blocking.py", BLOCKING);
+    write(d, "sweep.yaml", "program: blocking.py\nmethod: grid\nmetric: {name: score, goal: maximize}\nparameters:\n  x: {values: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]}\n");
+    let args = [
+        "run",
+        "--config",
+        "sweep.yaml",
+        "--study",
+        "g",
+        "--trials",
+        "8",
+        "--quiet",
+    ];
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_bo"))
+            .args(args)
+            .current_dir(d)
+            .env("MARKER_DIR", d)
+            .env("TRIAL_SECONDS", "0.3")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    ok(a.wait_with_output().unwrap());
+    ok(b.wait_with_output().unwrap());
+    let doc = export(d, "g");
+    let t = trials(&doc);
+    assert_eq!(t.len(), 8);
+    let mut xs: Vec<f64> = t
+        .iter()
+        .map(|t| t["params"]["x"].as_f64().unwrap())
+        .collect();
+    xs.sort_by(f64::total_cmp);
+    assert_eq!(xs, vec![0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]);
+    let pids: std::collections::HashSet<u64> =
+        t.iter().map(|t| t["pid"].as_u64().unwrap()).collect();
+    assert_eq!(pids.len(), 2, "both workers ran trials");
+}
+
+#[test]
+fn bad_input_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bad = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bad/min_ge_max.yaml");
+    let out = bo(d, &["run", "--config", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("min_ge_max.yaml")
+            && err.contains("parameter `lr`")
+            && err.contains("must be below max"),
+        "{err}"
+    );
+    assert!(!d.join("bo.db").exists(), "a refused sweep wrote the store");
+
+    let out = bo(
+        d,
+        &[
+            "run",
+            "--objective",
+            "branin",
+            "--surrogate",
+            "grid",
+            "--trials",
+            "20",
+            "--quiet",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--grid-points"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = ok(bo(
+        d,
+        &[
+            "run",
+            "--objective",
+            "branin",
+            "--surrogate",
+            "grid",
+            "--grid-points",
+            "3",
+            "--trials",
+            "20",
+            "--study",
+            "g",
+            "--quiet",
+        ],
+    ));
+    assert!(out.contains("\"trials\":9"), "{out}");
+
+    ok(bo(
+        d,
+        &[
+            "run",
+            "--objective",
+            "hartmann3",
+            "--trials",
+            "3",
+            "--seed",
+            "1",
+            "--study",
+            "h",
+            "--quiet",
+        ],
+    ));
+    let out = bo(d, &["run", "--study", "h", "--seed", "2"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("created with seed 1"));
+    let out = bo(d, &["run", "--study", "h", "--objective", "branin"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("different space or objective"));
+    let out = bo(d, &["show", "nope"]);
+    assert!(
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("studies here: g, h")
+    );
+    let out = bo(d, &["run", "--objective", "nonesuch"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown test function"));
+}

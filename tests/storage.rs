@@ -1,0 +1,157 @@
+//! The SQLite store: round trips and the reaping of trials whose worker died.
+
+use std::time::Duration;
+
+use bo::space::Goal;
+use bo::storage::{now, NewTrial, Storage, StudyRecord, TrialState, Worker};
+use serde_json::{json, Map, Value};
+
+fn study(storage: &Storage) -> StudyRecord {
+    storage
+        .create_study(&StudyRecord {
+            id: 0,
+            name: "s".into(),
+            config: json!({"parameters": {"x": {"min": 0.0, "max": 1.0}}}),
+            objective: json!({"function": "branin", "noise": 0.0}),
+            metric: "value".into(),
+            goal: Goal::Maximize,
+            strategy: "random".into(),
+            seed: 42,
+            created: now(),
+        })
+        .unwrap()
+}
+
+fn params(x: f64) -> Map<String, Value> {
+    json!({"x": x}).as_object().unwrap().clone()
+}
+
+fn worker(host: &str, pid: u32) -> Worker {
+    Worker {
+        host: host.into(),
+        pid,
+        git_commit: Some("abc".into()),
+        heartbeat_timeout: Duration::from_secs(3600),
+    }
+}
+
+#[test]
+fn studies_and_trials_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bo.db");
+    let mut storage = Storage::open(&path).unwrap();
+    let created = study(&storage);
+    let me = Worker::this_process(Duration::from_secs(60));
+    let trial = storage.begin_trial(created.id, &me, |trials, number| {
+        assert!(trials.is_empty());
+        assert_eq!(number, 0);
+        Ok(Some(NewTrial {
+            params: params(0.25),
+            seed: 7,
+        }))
+    });
+    let trial = trial.unwrap().unwrap();
+    storage.report(trial.id, 0, 0.5).unwrap();
+    storage.report(trial.id, 1, 0.75).unwrap();
+    storage
+        .finish(trial.id, TrialState::Complete, Some(0.75), None)
+        .unwrap();
+    let second = storage
+        .begin_trial(created.id, &me, |_, n| {
+            Ok(Some(NewTrial {
+                params: params(0.5),
+                seed: n,
+            }))
+        })
+        .unwrap()
+        .unwrap();
+    storage
+        .finish(second.id, TrialState::Failed, None, Some("boom"))
+        .unwrap();
+    drop(storage);
+
+    let storage = Storage::open_existing(&path).unwrap();
+    let loaded = storage.study("s").unwrap().unwrap();
+    assert_eq!(
+        (loaded.goal, loaded.seed, loaded.strategy.as_str()),
+        (Goal::Maximize, 42, "random")
+    );
+    assert_eq!(loaded.config, created.config);
+    let trials = storage.trials(loaded.id).unwrap();
+    assert_eq!(trials.len(), 2);
+    let t = &trials[0];
+    assert_eq!(
+        (t.number, t.state, t.value, t.seed),
+        (0, TrialState::Complete, Some(0.75), 7)
+    );
+    assert_eq!(t.params, params(0.25));
+    assert_eq!(t.intermediate, vec![(0, 0.5), (1, 0.75)]);
+    assert!(t.ended.unwrap() >= t.started);
+    assert_eq!(t.pid, std::process::id());
+    assert_eq!(
+        (
+            trials[1].number,
+            trials[1].state,
+            trials[1].error.as_deref()
+        ),
+        (1, TrialState::Failed, Some("boom"))
+    );
+    assert!(storage.study("missing").unwrap().is_none());
+}
+
+#[test]
+fn trials_of_dead_or_silent_workers_are_failed_and_not_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut storage = Storage::open(&dir.path().join("bo.db")).unwrap();
+    let s = study(&storage);
+    let me = Worker::this_process(Duration::from_secs(3600));
+    // A worker on this host whose process is gone (a pid above any pid_max).
+    let dead = worker(&me.host, 1 << 30);
+    storage
+        .begin_trial(s.id, &dead, |_, _| {
+            Ok(Some(NewTrial {
+                params: params(0.1),
+                seed: 1,
+            }))
+        })
+        .unwrap()
+        .unwrap();
+    // A live worker elsewhere, and a remote one that stopped sending heartbeats.
+    let remote = worker("elsewhere", 1);
+    storage
+        .begin_trial(s.id, &remote, |_, _| {
+            Ok(Some(NewTrial {
+                params: params(0.2),
+                seed: 2,
+            }))
+        })
+        .unwrap()
+        .unwrap();
+
+    storage.begin_trial(s.id, &me, |_, _| Ok(None)).unwrap();
+    let trials = storage.trials(s.id).unwrap();
+    assert_eq!(trials[0].state, TrialState::Failed);
+    assert!(trials[0].abandoned && !trials[0].counts());
+    assert!(trials[0]
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("no longer running"));
+    assert_eq!(
+        trials[1].state,
+        TrialState::Running,
+        "a fresh remote heartbeat is left alone"
+    );
+
+    let impatient = Worker {
+        heartbeat_timeout: Duration::ZERO,
+        ..me.clone()
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    storage
+        .begin_trial(s.id, &impatient, |_, _| Ok(None))
+        .unwrap();
+    let trials = storage.trials(s.id).unwrap();
+    assert!(trials[1].abandoned);
+    assert!(trials[1].error.as_deref().unwrap().contains("no heartbeat"));
+}
