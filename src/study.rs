@@ -219,6 +219,13 @@ pub fn run(
                 trial.number
             )));
         }
+        // No objective may hand a NaN to the strategies.
+        let outcome = match outcome {
+            Outcome::Complete(value) if !value.is_finite() => {
+                Outcome::Failed(format!("the objective returned {value}"))
+            }
+            other => other,
+        };
         match outcome {
             Outcome::Complete(value) => {
                 storage.finish(trial.id, TrialState::Complete, Some(value), None)?

@@ -427,6 +427,42 @@ mod tests {
     }
 
     #[test]
+    fn one_observation_and_tiny_ranges_give_finite_new_suggestions() {
+        let domain = Domain::new(vec![Dim::continuous("x"), Dim::continuous("y")]);
+        let mut sampler = GpSampler::new(
+            2,
+            GpConfig {
+                initial_points: Some(1),
+                ..Default::default()
+            },
+        );
+        let one = History {
+            complete: vec![Observation {
+                point: vec![0.3, 0.3],
+                value: 2.0,
+            }],
+            ..Default::default()
+        };
+        let p = sampler.suggest(&domain, &one).unwrap().unwrap();
+        assert!(p.iter().all(|u| u.is_finite()) && !one.taken(&domain).contains(&domain.key(&p)));
+        // Values differing in the 13th digit still order the points.
+        let mut tiny = History::default();
+        for i in 0..8 {
+            let point = vec![i as f64 / 8.0, 0.5];
+            tiny.complete.push(Observation {
+                value: 1.0 + 1e-13 * (point[0] - 0.6).powi(2),
+                point,
+            });
+        }
+        let p = GpSampler::new(2, GpConfig::default())
+            .suggest(&domain, &tiny)
+            .unwrap()
+            .unwrap();
+        assert!(p.iter().all(|u| u.is_finite()));
+        assert!(!tiny.taken(&domain).contains(&domain.key(&p)));
+    }
+
+    #[test]
     fn pending_points_make_parallel_suggestions_differ() {
         let domain = Domain::new(vec![Dim::continuous("x"), Dim::continuous("y")]);
         let mut history = run(
