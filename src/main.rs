@@ -13,6 +13,7 @@ use bo::storage::{now, Storage, StudyRecord, Worker};
 use bo::study::{self, best_trial, RunSettings, Study};
 use bo_benchmarks::TestFunction;
 use bo_surrogates::gp::GpConfig;
+use bo_surrogates::tpe::TpeConfig;
 use bo_surrogates::{build_sampler, History, SamplerOptions, SAMPLER_NAMES};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
@@ -73,7 +74,7 @@ enum Format {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// Search strategy: gp, random, sobol or grid (default: from the sweep's method; bayes means gp).
+    /// Search strategy: gp, tpe, lipo, random, sobol or grid (default: from the sweep's method; bayes means gp).
     #[arg(long)]
     surrogate: Option<String>,
     /// A W&B sweep file (YAML or JSON) with the space and the program to run.
@@ -107,6 +108,9 @@ struct RunArgs {
     /// Acquisition function of gp: logei, ei, pi, ucb[:beta], thompson.
     #[arg(long, default_value = "logei")]
     acquisition: String,
+    /// TPE with one density per parameter instead of one joint density.
+    #[arg(long)]
+    univariate: bool,
     /// Kernel of gp: matern52 or rbf.
     #[arg(long, default_value = "matern52")]
     kernel: String,
@@ -323,6 +327,11 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             kernel: args.kernel.parse().map_err(anyhow::Error::msg)?,
             ..GpConfig::default()
         },
+        tpe: TpeConfig {
+            multivariate: !args.univariate,
+            ..TpeConfig::default()
+        },
+        ..SamplerOptions::default()
     };
     if let Some(fresh) = &requested {
         check_strategy(&fresh.strategy, fresh.seed, &fresh.config, &options)?;

@@ -510,3 +510,25 @@ fn bad_input_is_refused_before_anything_is_written() {
     let out = bo(d, &["run", "--objective", "nonesuch"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown test function"));
 }
+
+#[test]
+fn every_strategy_resumes_without_repeating_and_ends_with_a_finite_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "product.py", "import json, sys\nargs = dict(a[2:].split('=', 1) for a in sys.argv[1:])\nprint(json.dumps({'loss': int(args['k']) * (1 + ['x', 'y', 'z'].index(args['c']))}))\n");
+    write(d, "sweep.yaml", "program: product.py\nmetric: {name: loss}\nparameters:\n  k: {min: 1, max: 4}\n  c: {values: [x, y, z]}\n");
+    for strategy in ["gp", "tpe", "lipo", "random", "sobol", "grid"] {
+        let study = format!("s-{strategy}");
+        let first = ["run", "--config", "sweep.yaml", "--surrogate", strategy, "--study", &study, "--trials", "6", "--seed", "3", "--quiet"];
+        ok(bo(d, &first));
+        ok(bo(d, &["run", "--study", &study, "--trials", "20", "--quiet"]));
+        let doc = export(d, &study);
+        let mut configs: Vec<String> = trials(&doc).iter().map(|t| t["params"].to_string()).collect();
+        assert_eq!(configs.len(), 12, "{strategy} stops once the 12 configurations are done");
+        configs.sort();
+        configs.dedup();
+        assert_eq!(configs.len(), 12, "{strategy} repeated a configuration");
+        assert!(trials(&doc).iter().all(|t| t["state"] == "complete"), "{strategy}");
+        assert_eq!(doc["best"], trials(&doc).iter().find(|t| t["value"] == 1.0).unwrap()["number"]);
+    }
+}

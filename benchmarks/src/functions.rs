@@ -79,6 +79,7 @@ impl TestFunction {
         match (base, dim) {
             ("branin", _) => fixed(branin()),
             ("sixhumpcamel" | "camel", _) => fixed(six_hump_camel()),
+            ("holdertable", _) => fixed(holder_table()),
             ("hartmann", Some(3)) => Ok(hartmann3()),
             ("hartmann", Some(6)) => Ok(hartmann6()),
             ("ackley", d) => Ok(ackley(d.unwrap_or(5))),
@@ -112,6 +113,20 @@ fn six_hump_camel() -> TestFunction {
         name: "six_hump_camel".into(),
         bounds: vec![(-3.0, 3.0), (-2.0, 2.0)],
         optimum: -1.031_628_453_489_877,
+        f,
+    }
+}
+
+/// Four narrow global minima in the corners of a rugged landscape.
+fn holder_table() -> TestFunction {
+    fn f(x: &[f64]) -> f64 {
+        let r = (x[0] * x[0] + x[1] * x[1]).sqrt();
+        -(x[0].sin() * x[1].cos() * (1.0 - r / PI).abs().exp()).abs()
+    }
+    TestFunction {
+        name: "holder_table".into(),
+        bounds: vec![(-10.0, 10.0); 2],
+        optimum: -19.208_502_567_767_17,
         f,
     }
 }
@@ -252,6 +267,7 @@ mod tests {
         let cases: &[(&str, Vec<f64>)] = &[
             ("branin", vec![PI, 2.275]),
             ("six_hump_camel", vec![0.0898, -0.7126]),
+            ("holder_table", vec![8.05502, 9.66459]),
             ("hartmann3", vec![0.114614, 0.555649, 0.852547]),
             (
                 "hartmann6",

@@ -11,11 +11,13 @@ mod domain;
 pub mod gp;
 pub mod grid;
 mod history;
+pub mod lipo;
 pub mod normal;
 pub mod random;
 pub mod registry;
 mod sampler;
 pub mod sobol;
+pub mod tpe;
 
 pub use domain::{category_index, Dim, DimKind, Domain, Prior};
 pub use history::{History, Observation};

@@ -1,6 +1,7 @@
-//! Suggestion latency of the GP (hyperparameter fit + acquisition) against history size.
+//! Suggestion latency (for the GP: hyperparameter fit + acquisition) against history size.
 //!
-//! cargo run --release -p bo-benchmarks --bin latency -- [--sizes 50,200,500,1000] [--dims 6,20] [--repeats 5]
+//! cargo run --release -p bo-benchmarks --bin latency -- [--strategy gp|tpe|lipo|...]
+//!     [--sizes 50,200,500,1000] [--dims 6,20] [--repeats 5]
 //!
 //! Each repeat builds a fresh sampler (a cold fit, as after a resume) and
 //! times one `suggest` on n observations of a test function at random points;
@@ -20,6 +21,7 @@ fn main() -> Result<()> {
     let mut sizes = vec![50, 200, 500, 1000];
     let mut dims = vec![6, 20];
     let mut repeats = 5;
+    let mut strategy = "gp".to_string();
     let mut args = std::env::args().skip(1);
     let list = |s: String| {
         s.split(',')
@@ -35,11 +37,12 @@ fn main() -> Result<()> {
             "--sizes" => sizes = list(value()?)?,
             "--dims" => dims = list(value()?)?,
             "--repeats" => repeats = value()?.parse()?,
-            other => bail!("unknown option {other} (--sizes, --dims, --repeats)"),
+            "--strategy" => strategy = value()?,
+            other => bail!("unknown option {other} (--sizes, --dims, --repeats, --strategy)"),
         }
     }
     println!(
-        "GP suggestion latency (ms), median of {repeats}; {} cores\n",
+        "{strategy} suggestion latency (ms), median of {repeats}; {} cores\n",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
@@ -70,7 +73,8 @@ fn main() -> Result<()> {
                         point,
                     });
                 }
-                let mut sampler = build_sampler("gp", repeat as u64, &SamplerOptions::default())?;
+                let mut sampler =
+                    build_sampler(&strategy, repeat as u64, &SamplerOptions::default())?;
                 let start = Instant::now();
                 let point = sampler
                     .suggest(&domain, &history)?

@@ -32,11 +32,15 @@ fn main() -> Result<()> {
             "--problems" => problems = value()?,
             "--jobs" => jobs = value()?.parse()?,
             "--out" => out = Some(value()?),
+            "--univariate" => {
+                options.tpe.multivariate = false;
+                continue;
+            }
             "--initial" => options.gp.initial_points = Some(value()?.parse()?),
             "--pool" => options.gp.optimizer.pool_size = value()?.parse()?,
             "--starts" => options.gp.optimizer.starts = value()?.parse()?,
             "--acquisition" => options.gp.acquisition = value()?.parse().map_err(anyhow::Error::msg)?,
-            other => bail!("unknown option {other} (--budget, --seeds, --strategies, --problems, --jobs, --acquisition, --initial, --pool, --starts, --out)"),
+            other => bail!("unknown option {other} (--budget, --seeds, --strategies, --problems, --jobs, --acquisition, --initial, --pool, --starts, --univariate, --out)"),
         }
     }
     // Problems are `name` or `name:noise_sd`.
