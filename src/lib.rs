@@ -2,11 +2,12 @@
 //!
 //! The crate holds what a study needs around the strategies of
 //! `bo-surrogates`: the search space ([`space`]), the store ([`storage`]),
-//! what evaluates trials ([`objective`]), the loop ([`study`]) and the views
-//! of results ([`report`]). The binary in `main.rs` is the command line.
+//! what evaluates trials ([`objective`]), the loop ([`study`]), re-testing the
+//! winners ([`retest`]) and the views of results ([`report`]). The binary in `main.rs` is the command line.
 
 pub mod objective;
 pub mod report;
+pub mod retest;
 pub mod space;
 pub mod storage;
 pub mod study;

@@ -19,11 +19,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 
 #[derive(Parser)]
-#[command(
-    name = "bo",
-    version,
-    about = "Bayesian optimization for hyperparameter search"
-)]
+#[command(name = "bo", version, about = "Bayesian optimization for hyperparameter search")]
 struct Cli {
     #[command(subcommand)]
     command: Commands,
@@ -42,6 +38,21 @@ A program objective gets each trial's parameters as --name=value arguments (the 
 its environment. It reports by printing JSON lines such as {\"val_loss\": 0.31, \"step\": 3};
 each is an intermediate value and the last is the result.")]
     Run(RunArgs),
+    /// Re-test the best configurations with fresh seeds: how much of their score was luck.
+    Retest {
+        study: String,
+        /// How many of the best configurations to re-test.
+        #[arg(long, default_value_t = 5)]
+        top_k: usize,
+        /// Re-tests per configuration (earlier re-tests count).
+        #[arg(long, default_value_t = 5)]
+        seeds: usize,
+        /// Fail a re-test whose program runs longer than this many seconds.
+        #[arg(long)]
+        trial_timeout: Option<f64>,
+        #[arg(long, default_value = "bo.db")]
+        storage: PathBuf,
+    },
     /// Show a study's trials and its best one.
     Show {
         study: String,
@@ -117,6 +128,12 @@ struct RunArgs {
     /// A running trial with no heartbeat for this many seconds is taken as abandoned.
     #[arg(long, default_value_t = 120.0)]
     heartbeat_timeout: f64,
+    /// After the search, re-test the best K configurations with fresh seeds.
+    #[arg(long, default_value_t = 0)]
+    retest_top_k: usize,
+    /// Re-tests per configuration with --retest-top-k.
+    #[arg(long, default_value_t = 5)]
+    retest_seeds: usize,
     /// No progress bar; print one JSON line with the result.
     #[arg(long, short)]
     quiet: bool,
@@ -126,6 +143,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Commands::Run(args) => run(args),
+        Commands::Retest {
+            study,
+            top_k,
+            seeds,
+            trial_timeout,
+            storage,
+        } => retest(&study, top_k, seeds, trial_timeout, &storage),
         Commands::Show { study, storage } => show(&study, &storage).map(|_| ExitCode::SUCCESS),
         Commands::Export {
             study,
@@ -156,6 +180,55 @@ fn load_study(storage: &Storage, name: &str) -> Result<StudyRecord> {
             }
         )
     })
+}
+
+/// Installs the Ctrl-C handler: the first press stops the running trial.
+fn handle_ctrl_c() -> Result<()> {
+    ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            // A second Ctrl-C: leave now; a resume marks the running trial failed.
+            std::process::exit(130);
+        }
+    })
+    .context("cannot install the Ctrl-C handler")
+}
+
+fn retest(name: &str, top_k: usize, seeds: usize, trial_timeout: Option<f64>, storage_path: &Path) -> Result<ExitCode> {
+    if top_k == 0 || seeds == 0 {
+        bail!("--top-k and --seeds must be at least 1");
+    }
+    let mut storage = Storage::open_existing(storage_path)?;
+    let record = load_study(&storage, name)?;
+    let sweep = Sweep::from_value(record.config.clone(), &format!("study `{}`", record.name))?;
+    let mut objective = build_objective(&record, &sweep, trial_timeout)?;
+    let study = Study { record, sweep };
+    handle_ctrl_c()?;
+    retest_and_report(&mut storage, &study, objective.as_mut(), top_k, seeds, storage_path)
+}
+
+/// Runs the re-tests and prints their table; 130 if Ctrl-C stopped them.
+fn retest_and_report(
+    storage: &mut Storage,
+    study: &Study,
+    objective: &mut dyn Objective,
+    top_k: usize,
+    seeds: usize,
+    storage_path: &Path,
+) -> Result<ExitCode> {
+    let worker = Worker::this_process(Duration::from_secs(120));
+    let finished = bo::retest::run(storage, study, objective, &worker, top_k, seeds, storage_path)?;
+    let trials = storage.trials(study.record.id)?;
+    let rows = bo::retest::rows(study.goal(), &trials);
+    print!("{}", bo::retest::render(study.goal(), &study.record.metric, &rows));
+    if !finished {
+        eprintln!(
+            "interrupted: run `bo retest {} --storage {}` again to finish",
+            study.record.name,
+            storage_path.display()
+        );
+        return Ok(ExitCode::from(130));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn show(name: &str, storage_path: &Path) -> Result<()> {
@@ -194,13 +267,14 @@ fn list_studies(storage_path: &Path) -> Result<()> {
 /// A new study's record from the command line.
 fn new_study(args: &RunArgs, name: Option<&str>) -> Result<StudyRecord> {
     let (config, objective, label) = match (&args.config, &args.objective) {
-        (Some(_), Some(f)) => bail!(
-            "--objective {f} searches the function's own domain; drop --config or --objective"
-        ),
+        (Some(_), Some(f)) => bail!("--objective {f} searches the function's own domain; drop --config or --objective"),
         (Some(path), None) => {
             let sweep = Sweep::from_file(path)?;
             if sweep.program.is_none() && sweep.command.is_none() {
-                bail!("{}: the sweep names no `program` or `command` to run (pass --objective for a test function)", path.display());
+                bail!(
+                    "{}: the sweep names no `program` or `command` to run (pass --objective for a test function)",
+                    path.display()
+                );
             }
             let label = sweep
                 .program
@@ -218,15 +292,9 @@ fn new_study(args: &RunArgs, name: Option<&str>) -> Result<StudyRecord> {
                 noise_sd: args.noise,
             }
             .sweep();
-            (
-                sweep,
-                json!({"function": label, "noise": args.noise}),
-                label,
-            )
+            (sweep, json!({"function": label, "noise": args.noise}), label)
         }
-        (None, None) => bail!(
-            "nothing to optimize: pass --config SWEEP (with a program) or --objective FUNCTION"
-        ),
+        (None, None) => bail!("nothing to optimize: pass --config SWEEP (with a program) or --objective FUNCTION"),
     };
     let sweep = Sweep::from_value(config.clone(), "the sweep")?;
     let (metric, goal) = match &sweep.metric {
@@ -259,12 +327,7 @@ fn new_study(args: &RunArgs, name: Option<&str>) -> Result<StudyRecord> {
 
 /// Fails early, before anything is stored, if the strategy cannot search the
 /// space (an unknown name, or grid search over a continuous parameter).
-fn check_strategy(
-    strategy: &str,
-    seed: u64,
-    config: &Value,
-    options: &SamplerOptions,
-) -> Result<()> {
+fn check_strategy(strategy: &str, seed: u64, config: &Value, options: &SamplerOptions) -> Result<()> {
     let sweep = Sweep::from_value(config.clone(), "the sweep")?;
     let mut sampler = build_sampler(strategy, seed, options)
         .with_context(|| format!("strategies available: {}", SAMPLER_NAMES.join(", ")))?;
@@ -272,31 +335,21 @@ fn check_strategy(
     Ok(())
 }
 
-fn build_objective(
-    record: &StudyRecord,
-    sweep: &Sweep,
-    args: &RunArgs,
-) -> Result<Box<dyn Objective>> {
+fn build_objective(record: &StudyRecord, sweep: &Sweep, trial_timeout: Option<f64>) -> Result<Box<dyn Objective>> {
     if let Some(name) = record.objective.get("function").and_then(Value::as_str) {
         let function = TestFunction::by_name(name).map_err(anyhow::Error::msg)?;
-        let noise_sd = record
-            .objective
-            .get("noise")
-            .and_then(Value::as_f64)
-            .unwrap_or(0.0);
+        let noise_sd = record.objective.get("noise").and_then(Value::as_f64).unwrap_or(0.0);
         return Ok(Box::new(FunctionObjective { function, noise_sd }));
     }
-    let timeout = match args.trial_timeout {
+    let timeout = match trial_timeout {
         Some(t) if t > 0.0 && t.is_finite() => Some(Duration::from_secs_f64(t)),
         Some(t) => bail!("--trial-timeout must be positive, got {t}"),
         None => None,
     };
-    let command = sweep.command.clone().unwrap_or_else(|| {
-        bo::objective::DEFAULT_COMMAND
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
-    });
+    let command = sweep
+        .command
+        .clone()
+        .unwrap_or_else(|| bo::objective::DEFAULT_COMMAND.iter().map(|s| s.to_string()).collect());
     Ok(Box::new(ProgramObjective {
         program: sweep.program.clone(),
         command,
@@ -307,17 +360,14 @@ fn build_objective(
 
 fn run(args: RunArgs) -> Result<ExitCode> {
     if !(args.noise >= 0.0 && args.noise.is_finite()) {
-        bail!(
-            "--noise must be a finite standard deviation ≥ 0, got {}",
-            args.noise
-        );
+        bail!("--noise must be a finite standard deviation ≥ 0, got {}", args.noise);
     }
     // Read the sweep before touching the store: a bad file writes nothing.
     let requested = match args.config.is_some() || args.objective.is_some() {
         true => Some(new_study(&args, args.study.as_deref())?),
-        false if args.study.is_none() => bail!(
-            "nothing to optimize: pass --config SWEEP (with a program) or --objective FUNCTION"
-        ),
+        false if args.study.is_none() => {
+            bail!("nothing to optimize: pass --config SWEEP (with a program) or --objective FUNCTION")
+        }
         false => None,
     };
     let options = SamplerOptions {
@@ -337,13 +387,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         check_strategy(&fresh.strategy, fresh.seed, &fresh.config, &options)?;
     }
     let mut storage = Storage::open(&args.storage)?;
-    let record = match args
-        .study
-        .as_deref()
-        .map(|n| storage.study(n))
-        .transpose()?
-        .flatten()
-    {
+    let record = match args.study.as_deref().map(|n| storage.study(n)).transpose()?.flatten() {
         Some(mut existing) => {
             if let Some(fresh) = &requested {
                 if fresh.config != existing.config || fresh.objective != existing.objective {
@@ -368,8 +412,14 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             Some(fresh) => {
                 let stored = storage.create_study(&fresh)?;
                 // Another worker may have created it first, perhaps differently.
-                if stored.config != fresh.config || stored.objective != fresh.objective || args.seed.is_some_and(|s| s != stored.seed) {
-                    bail!("study `{}` already exists with another space, objective or seed; pick a new --study name", stored.name);
+                if stored.config != fresh.config
+                    || stored.objective != fresh.objective
+                    || args.seed.is_some_and(|s| s != stored.seed)
+                {
+                    bail!(
+                        "study `{}` already exists with another space, objective or seed; pick a new --study name",
+                        stored.name
+                    );
                 }
                 stored
             }
@@ -386,7 +436,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     }
     let mut sampler = build_sampler(&record.strategy, record.seed, &options)
         .with_context(|| format!("strategies available: {}", SAMPLER_NAMES.join(", ")))?;
-    let mut objective = build_objective(&record, &sweep, &args)?;
+    let mut objective = build_objective(&record, &sweep, args.trial_timeout)?;
     let trials = args.trials.or(sweep.run_cap).unwrap_or(30);
     let worker = Worker::this_process(Duration::from_secs_f64(args.heartbeat_timeout.max(1.0)));
     let study = Study { record, sweep };
@@ -398,13 +448,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             study.record.name
         );
     }
-    ctrlc::set_handler(|| {
-        if INTERRUPTED.swap(true, Ordering::SeqCst) {
-            // A second Ctrl-C: leave now; a resume marks the running trial failed.
-            std::process::exit(130);
-        }
-    })
-    .context("cannot install the Ctrl-C handler")?;
+    handle_ctrl_c()?;
     let settings = RunSettings {
         trials,
         quiet: args.quiet,
@@ -452,6 +496,16 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             ),
             None => println!("best: none (no trial completed)"),
         }
+    }
+    if !outcome.interrupted && args.retest_top_k > 0 {
+        return retest_and_report(
+            &mut storage,
+            &study,
+            objective.as_mut(),
+            args.retest_top_k,
+            args.retest_seeds,
+            &args.storage,
+        );
     }
     if outcome.interrupted {
         eprintln!(

@@ -27,12 +27,7 @@ fn format_params(params: &serde_json::Map<String, Value>) -> String {
     params
         .iter()
         .map(|(k, v)| match v {
-            Value::Number(n) => format!(
-                "{k}={}",
-                n.as_f64()
-                    .map(format_value)
-                    .unwrap_or_else(|| n.to_string())
-            ),
+            Value::Number(n) => format!("{k}={}", n.as_f64().map(format_value).unwrap_or_else(|| n.to_string())),
             Value::String(s) => format!("{k}={s}"),
             other => format!("{k}={other}"),
         })
@@ -48,11 +43,11 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
-fn state_label(t: &TrialRecord) -> &'static str {
-    if t.abandoned {
-        "abandoned"
-    } else {
-        t.state.as_str()
+fn state_label(t: &TrialRecord) -> String {
+    let state = if t.abandoned { "abandoned" } else { t.state.as_str() };
+    match t.retest_of {
+        Some(n) => format!("{state} (re-test of {n})"),
+        None => state.to_owned(),
     }
 }
 
@@ -115,19 +110,20 @@ pub fn show(out: &mut impl Write, study: &StudyRecord, trials: &[TrialRecord]) -
     for r in &rows {
         writeln!(out, "{}", line([&r[0], &r[1], &r[2], &r[3], &r[4]]))?;
     }
-    let count = |s: TrialState| {
-        trials
-            .iter()
-            .filter(|t| t.state == s && !t.abandoned)
-            .count()
-    };
+    let count = |s: TrialState| trials.iter().filter(|t| t.counts() && t.state == s).count();
+    let retests = trials.iter().filter(|t| !t.is_search()).count();
     writeln!(
         out,
-        "{} complete, {} failed, {} running, {} abandoned",
+        "{} complete, {} failed, {} running, {} abandoned{}",
         count(TrialState::Complete),
         count(TrialState::Failed),
         count(TrialState::Running),
-        trials.iter().filter(|t| t.abandoned).count()
+        trials.iter().filter(|t| t.abandoned).count(),
+        if retests > 0 {
+            format!(", {retests} re-tests")
+        } else {
+            String::new()
+        }
     )?;
     match best_trial(study.goal, trials) {
         Some(b) => writeln!(
@@ -139,6 +135,10 @@ pub fn show(out: &mut impl Write, study: &StudyRecord, trials: &[TrialRecord]) -
             format_params(&b.params)
         )?,
         None => writeln!(out, "best: none yet (no complete trial)")?,
+    }
+    let retests = crate::retest::rows(study.goal, trials);
+    if !retests.is_empty() {
+        write!(out, "\n{}", crate::retest::render(study.goal, &study.metric, &retests))?;
     }
     Ok(())
 }
@@ -155,14 +155,8 @@ pub fn studies(out: &mut impl Write, studies: &[(StudyRecord, Vec<TrialRecord>)]
         "study", "complete", "failed", "goal", "strategy"
     )?;
     for (s, trials) in studies {
-        let complete = trials
-            .iter()
-            .filter(|t| t.state == TrialState::Complete)
-            .count();
-        let failed = trials
-            .iter()
-            .filter(|t| t.state == TrialState::Failed)
-            .count();
+        let complete = trials.iter().filter(|t| t.state == TrialState::Complete).count();
+        let failed = trials.iter().filter(|t| t.state == TrialState::Failed).count();
         let best = best_trial(s.goal, trials)
             .and_then(|t| t.value)
             .map(format_value)
@@ -195,15 +189,13 @@ pub fn trial_json(t: &TrialRecord) -> Value {
         "host": t.host,
         "pid": t.pid,
         "git_commit": t.git_commit,
+        "suggest_seconds": t.suggest_seconds,
+        "retest_of": t.retest_of,
         "intermediate": t.intermediate.iter().map(|(s, v)| json!({"step": s, "value": v})).collect::<Vec<_>>(),
     })
 }
 
-pub fn export_json(
-    out: &mut impl Write,
-    study: &StudyRecord,
-    trials: &[TrialRecord],
-) -> Result<()> {
+pub fn export_json(out: &mut impl Write, study: &StudyRecord, trials: &[TrialRecord]) -> Result<()> {
     let doc = json!({
         "study": study.name,
         "metric": study.metric,
@@ -260,6 +252,7 @@ pub fn export_csv(out: &mut impl Write, trials: &[TrialRecord]) -> Result<()> {
             t.error.clone().unwrap_or_default(),
             t.host.clone(),
             t.git_commit.clone().unwrap_or_default(),
+            t.retest_of.map(|n| n.to_string()).unwrap_or_default(),
         ];
         row.extend(names.iter().map(|n| match t.params.get(n) {
             Some(Value::String(s)) => s.clone(),

@@ -207,15 +207,12 @@ impl Sweep {
             location: String::new(),
             message,
         };
-        let map = raw.as_object().ok_or_else(|| {
-            top("the sweep must be a mapping of keys such as `method` and `parameters`".into())
-        })?;
+        let map = raw
+            .as_object()
+            .ok_or_else(|| top("the sweep must be a mapping of keys such as `method` and `parameters`".into()))?;
         for key in map.keys() {
             if !TOP_LEVEL_KEYS.contains(&key.as_str()) {
-                return Err(top(format!(
-                    "unknown key `{key}`{}",
-                    did_you_mean(key, TOP_LEVEL_KEYS)
-                )));
+                return Err(top(format!("unknown key `{key}`{}", did_you_mean(key, TOP_LEVEL_KEYS))));
             }
         }
         let method = match map.get("method").map(|m| m.as_str()) {
@@ -224,12 +221,8 @@ impl Sweep {
             Some(Some("random")) => Method::Random,
             Some(Some("bayes")) => Method::Bayes,
             Some(other) => {
-                let shown = other
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| map["method"].to_string());
-                return Err(top(format!(
-                    "`method` is `{shown}`; expected grid, random or bayes"
-                )));
+                let shown = other.map(str::to_owned).unwrap_or_else(|| map["method"].to_string());
+                return Err(top(format!("`method` is `{shown}`; expected grid, random or bayes")));
             }
         };
         let metric = map
@@ -239,12 +232,7 @@ impl Sweep {
         let params = map
             .get("parameters")
             .and_then(Value::as_object)
-            .ok_or_else(|| {
-                top(
-                    "`parameters` must be a mapping from parameter names to their specifications"
-                        .into(),
-                )
-            })?;
+            .ok_or_else(|| top("`parameters` must be a mapping from parameter names to their specifications".into()))?;
         let mut parsed = Vec::with_capacity(params.len());
         for (name, spec) in params {
             let kind = parse_param(spec).map_err(|message| ConfigError {
@@ -277,11 +265,7 @@ impl Sweep {
                     })
                     .collect::<Result<Vec<_>, _>>()?,
             ),
-            Some(other) => {
-                return Err(top(format!(
-                    "`command` must be a list of strings, got {other}"
-                )))
-            }
+            Some(other) => return Err(top(format!("`command` must be a list of strings, got {other}"))),
         };
         let run_cap = match map.get("run_cap") {
             None => None,
@@ -306,15 +290,10 @@ impl Sweep {
 }
 
 fn parse_metric(value: &Value) -> Result<Metric, String> {
-    let map = value
-        .as_object()
-        .ok_or("must be a mapping with `name` and `goal`")?;
+    let map = value.as_object().ok_or("must be a mapping with `name` and `goal`")?;
     for key in map.keys() {
         if !METRIC_KEYS.contains(&key.as_str()) {
-            return Err(format!(
-                "unknown key `{key}`{}",
-                did_you_mean(key, METRIC_KEYS)
-            ));
+            return Err(format!("unknown key `{key}`{}", did_you_mean(key, METRIC_KEYS)));
         }
     }
     let name = map
@@ -325,12 +304,7 @@ fn parse_metric(value: &Value) -> Result<Metric, String> {
     let goal = match map.get("goal").map(|g| g.as_str()) {
         None | Some(Some("minimize")) => Goal::Minimize,
         Some(Some("maximize")) => Goal::Maximize,
-        Some(_) => {
-            return Err(format!(
-                "`goal` is {}; expected minimize or maximize",
-                map["goal"]
-            ))
-        }
+        Some(_) => return Err(format!("`goal` is {}; expected minimize or maximize", map["goal"])),
     };
     Ok(Metric {
         name: name.into(),
@@ -363,25 +337,17 @@ fn parse_param(spec: &Value) -> Result<ParamKind, String> {
         }
     };
     if map.contains_key("parameters") {
-        return Err(
-            "nested `parameters` are not supported; flatten them into top-level parameters".into(),
-        );
+        return Err("nested `parameters` are not supported; flatten them into top-level parameters".into());
     }
     for key in map.keys() {
         if !PARAM_KEYS.contains(&key.as_str()) {
-            return Err(format!(
-                "unknown key `{key}`{}",
-                did_you_mean(key, PARAM_KEYS)
-            ));
+            return Err(format!("unknown key `{key}`{}", did_you_mean(key, PARAM_KEYS)));
         }
     }
     let distribution = match map.get("distribution") {
         Some(Value::String(d)) => {
             if !DISTRIBUTIONS.contains(&d.as_str()) {
-                return Err(format!(
-                    "unknown distribution `{d}`{}",
-                    did_you_mean(d, DISTRIBUTIONS)
-                ));
+                return Err(format!("unknown distribution `{d}`{}", did_you_mean(d, DISTRIBUTIONS)));
             }
             d.clone()
         }
@@ -392,9 +358,7 @@ fn parse_param(spec: &Value) -> Result<ParamKind, String> {
             let both_int = map["min"].is_i64() && map["max"].is_i64();
             if both_int { "int_uniform" } else { "uniform" }.into()
         }
-        None => {
-            return Err("give `value`, `values`, or `min` and `max` (or a `distribution`)".into())
-        }
+        None => return Err("give `value`, `values`, or `min` and `max` (or a `distribution`)".into()),
     };
     let d = distribution.as_str();
     match d {
@@ -416,20 +380,13 @@ fn parse_categorical(map: &Map<String, Value>) -> Result<ParamKind, String> {
     if values.is_empty() {
         return Err("`values` is empty".into());
     }
-    if let Some(bad) = values
-        .iter()
-        .find(|v| v.is_array() || v.is_object() || v.is_null())
-    {
-        return Err(format!(
-            "`values` must be numbers, strings or booleans, got {bad}"
-        ));
+    if let Some(bad) = values.iter().find(|v| v.is_array() || v.is_object() || v.is_null()) {
+        return Err(format!("`values` must be numbers, strings or booleans, got {bad}"));
     }
     let probabilities = match map.get("probabilities") {
         None => None,
         Some(p) => {
-            let list = p
-                .as_array()
-                .ok_or("`probabilities` must be a list of numbers")?;
+            let list = p.as_array().ok_or("`probabilities` must be a list of numbers")?;
             let probs: Vec<f64> = list
                 .iter()
                 .map(|v| {
@@ -439,11 +396,7 @@ fn parse_categorical(map: &Map<String, Value>) -> Result<ParamKind, String> {
                 })
                 .collect::<Result<_, _>>()?;
             if probs.len() != values.len() {
-                return Err(format!(
-                    "{} probabilities for {} values",
-                    probs.len(),
-                    values.len()
-                ));
+                return Err(format!("{} probabilities for {} values", probs.len(), values.len()));
             }
             let sum: f64 = probs.iter().sum();
             if (sum - 1.0).abs() > 1e-6 {
@@ -493,9 +446,7 @@ fn parse_numeric(map: &Map<String, Value>, d: &str) -> Result<Numeric, String> {
         "int_uniform" => {
             let (lo, hi) = (required(map, "min", d)?, required(map, "max", d)?);
             if lo.fract() != 0.0 || hi.fract() != 0.0 {
-                return Err(format!(
-                    "`int_uniform` needs integer min and max, got {lo} and {hi}"
-                ));
+                return Err(format!("`int_uniform` needs integer min and max, got {lo} and {hi}"));
             }
             ordered(lo, hi)?;
             // Bins of width one centred on each integer: uniform over the integers.
@@ -533,10 +484,7 @@ fn parse_numeric(map: &Map<String, Value>, d: &str) -> Result<Numeric, String> {
                 mu - 4.0 * sigma,
                 mu + 4.0 * sigma,
                 base == "log_normal",
-                Prior::Normal {
-                    mean: 0.5,
-                    sd: 0.125,
-                },
+                Prior::Normal { mean: 0.5, sd: 0.125 },
                 false,
             )
         }
@@ -548,12 +496,7 @@ fn parse_numeric(map: &Map<String, Value>, d: &str) -> Result<Numeric, String> {
             }
             (0.0, 1.0, false, Prior::Beta { a, b }, false)
         }
-        _ => {
-            return Err(format!(
-                "unknown distribution `{d}`{}",
-                did_you_mean(d, DISTRIBUTIONS)
-            ))
-        }
+        _ => return Err(format!("unknown distribution `{d}`{}", did_you_mean(d, DISTRIBUTIONS))),
     };
     if base == "int_uniform" && quantized {
         return Err("there is no `q_int_uniform`".into());
@@ -570,10 +513,7 @@ fn parse_numeric(map: &Map<String, Value>, d: &str) -> Result<Numeric, String> {
     };
     numeric.levels = numeric.list_levels();
     if numeric.levels.as_ref().is_some_and(|l| l.is_empty()) {
-        return Err(format!(
-            "no multiple of q = {} lies in the range",
-            q.unwrap_or(1.0)
-        ));
+        return Err(format!("no multiple of q = {} lies in the range", q.unwrap_or(1.0)));
     }
     Ok(numeric)
 }
@@ -655,9 +595,7 @@ impl Numeric {
                     .expect("levels are not empty");
                 levels[nearest].1
             }
-            None => {
-                self.round(self.axis_to_value(self.lo + u.clamp(0.0, 1.0) * (self.hi - self.lo)))
-            }
+            None => self.round(self.axis_to_value(self.lo + u.clamp(0.0, 1.0) * (self.hi - self.lo))),
         }
     }
 
@@ -673,9 +611,7 @@ impl Numeric {
 impl Space {
     /// The searched parameters, in order.
     pub fn searched(&self) -> impl Iterator<Item = &Param> {
-        self.params
-            .iter()
-            .filter(|p| !matches!(p.kind, ParamKind::Constant(_)))
+        self.params.iter().filter(|p| !matches!(p.kind, ParamKind::Constant(_)))
     }
 
     /// The unit-cube view strategies search.
@@ -683,23 +619,15 @@ impl Space {
         Domain::new(
             self.searched()
                 .map(|p| match &p.kind {
-                    ParamKind::Categorical {
-                        values,
-                        probabilities,
-                    } => Dim {
+                    ParamKind::Categorical { values, probabilities } => Dim {
                         name: p.name.clone(),
                         kind: DimKind::Categorical(values.len()),
-                        prior: probabilities
-                            .clone()
-                            .map(Prior::Weights)
-                            .unwrap_or(Prior::Uniform),
+                        prior: probabilities.clone().map(Prior::Weights).unwrap_or(Prior::Uniform),
                     },
                     ParamKind::Numeric(n) => Dim {
                         name: p.name.clone(),
                         kind: match &n.levels {
-                            Some(levels) => {
-                                DimKind::Discrete(levels.iter().map(|(c, _)| *c).collect())
-                            }
+                            Some(levels) => DimKind::Discrete(levels.iter().map(|(c, _)| *c).collect()),
                             None => DimKind::Continuous,
                         },
                         prior: n.prior.clone(),
@@ -719,18 +647,12 @@ impl Space {
                 let value = match &p.kind {
                     ParamKind::Constant(v) => v.clone(),
                     ParamKind::Categorical { values, .. } => {
-                        let u = *coords
-                            .next()
-                            .expect("one coordinate per searched parameter");
+                        let u = *coords.next().expect("one coordinate per searched parameter");
                         values[bo_surrogates::category_index(u, values.len())].clone()
                     }
-                    ParamKind::Numeric(n) => n.to_json(
-                        n.decode(
-                            *coords
-                                .next()
-                                .expect("one coordinate per searched parameter"),
-                        ),
-                    ),
+                    ParamKind::Numeric(n) => {
+                        n.to_json(n.decode(*coords.next().expect("one coordinate per searched parameter")))
+                    }
                 };
                 (p.name.clone(), value)
             })
@@ -745,9 +667,9 @@ impl Space {
                 let v = config.get(&p.name)?;
                 match &p.kind {
                     ParamKind::Categorical { values, .. } => {
-                        let i = values.iter().position(|c| {
-                            c == v || (c.as_f64().is_some() && c.as_f64() == v.as_f64())
-                        })?;
+                        let i = values
+                            .iter()
+                            .position(|c| c == v || (c.as_f64().is_some() && c.as_f64() == v.as_f64()))?;
                         Some((i as f64 + 0.5) / values.len() as f64)
                     }
                     ParamKind::Numeric(n) => {
@@ -780,9 +702,7 @@ mod tests {
         let d = s.domain();
         let mut counts = [0; 3];
         for i in 0..3000 {
-            let k = s.decode(&[(i as f64 + 0.5) / 3000.0])["k"]
-                .as_i64()
-                .unwrap();
+            let k = s.decode(&[(i as f64 + 0.5) / 3000.0])["k"].as_i64().unwrap();
             counts[(k - 1) as usize] += 1;
         }
         assert_eq!(counts, [1000, 1000, 1000]);

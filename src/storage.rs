@@ -79,13 +79,28 @@ pub struct TrialRecord {
     pub git_commit: Option<String>,
     /// Left running by a worker that died; not counted towards the budget.
     pub abandoned: bool,
+    /// Seconds the strategy took to propose this trial.
+    pub suggest_seconds: Option<f64>,
+    /// For a re-test: the number of the search trial whose configuration it repeats.
+    pub retest_of: Option<u64>,
     pub intermediate: Vec<(i64, f64)>,
 }
 
 impl TrialRecord {
     /// Whether the trial uses up one of the study's requested trials.
     pub fn counts(&self) -> bool {
-        !self.abandoned
+        !self.abandoned && self.retest_of.is_none()
+    }
+
+    /// Whether a re-test counts towards its configuration's re-test seeds:
+    /// finished or running, not abandoned.
+    pub fn counts_as_retest(&self) -> bool {
+        self.retest_of.is_some() && !self.abandoned
+    }
+
+    /// Whether the trial belongs to the search (not a re-test).
+    pub fn is_search(&self) -> bool {
+        self.retest_of.is_none()
     }
 }
 
@@ -93,6 +108,8 @@ impl TrialRecord {
 pub struct NewTrial {
     pub params: Map<String, Value>,
     pub seed: u64,
+    pub suggest_seconds: Option<f64>,
+    pub retest_of: Option<u64>,
 }
 
 /// Who runs trials: recorded with each one so a dead worker's trials can be found.
@@ -128,8 +145,7 @@ fn git_commit() -> Option<String> {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
     };
     let head = run(&["rev-parse", "HEAD"])?;
-    let dirty =
-        run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    let dirty = run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
     Some(if dirty { format!("{head}-dirty") } else { head })
 }
 
@@ -171,6 +187,8 @@ CREATE TABLE IF NOT EXISTS trials (
     pid INTEGER NOT NULL,
     git_commit TEXT,
     abandoned INTEGER NOT NULL DEFAULT 0,
+    suggest_seconds REAL,
+    retest_of INTEGER,
     UNIQUE (study_id, number)
 );
 CREATE TABLE IF NOT EXISTS intermediate (
@@ -183,8 +201,8 @@ CREATE TABLE IF NOT EXISTS intermediate (
 
 impl Storage {
     pub fn open(path: &Path) -> Result<Self> {
-        let conn = Connection::open(path)
-            .with_context(|| format!("cannot open the study database {}", path.display()))?;
+        let conn =
+            Connection::open(path).with_context(|| format!("cannot open the study database {}", path.display()))?;
         conn.busy_timeout(Duration::from_secs(60))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -197,10 +215,7 @@ impl Storage {
     /// Opens an existing database only (for reading commands).
     pub fn open_existing(path: &Path) -> Result<Self> {
         if !path.exists() {
-            bail!(
-                "no study database at {} (pass --storage PATH)",
-                path.display()
-            );
+            bail!("no study database at {} (pass --storage PATH)", path.display());
         }
         Storage::open(path)
     }
@@ -244,7 +259,9 @@ impl Storage {
     }
 
     pub fn studies(&self) -> Result<Vec<StudyRecord>> {
-        let mut stmt = self.conn.prepare("SELECT id, name, config, objective, metric, goal, strategy, seed, created FROM studies ORDER BY created")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT id, name, config, objective, metric, goal, strategy, seed, created FROM studies ORDER BY created",
+        )?;
         let rows = stmt.query_map([], study_from_row)?;
         rows.map(|r| r?).collect()
     }
@@ -263,9 +280,7 @@ impl Storage {
         worker: &Worker,
         choose: impl FnOnce(&[TrialRecord], u64) -> Result<Option<NewTrial>>,
     ) -> Result<Option<TrialRecord>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         reap_abandoned(&tx, study_id, worker)?;
         let trials = load_trials(&tx, study_id)?;
         let number = trials.iter().map(|t| t.number + 1).max().unwrap_or(0);
@@ -276,8 +291,20 @@ impl Storage {
         let started = now();
         let params_json = Value::Object(new.params.clone()).to_string();
         tx.execute(
-            "INSERT INTO trials (study_id, number, state, params, seed, started, heartbeat, host, pid, git_commit) VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?5, ?6, ?7, ?8)",
-            params![study_id, number as i64, params_json, new.seed as i64, started, worker.host, worker.pid, worker.git_commit],
+            "INSERT INTO trials (study_id, number, state, params, seed, started, heartbeat, host, pid, git_commit, suggest_seconds, retest_of) \
+             VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                study_id,
+                number as i64,
+                params_json,
+                new.seed as i64,
+                started,
+                worker.host,
+                worker.pid,
+                worker.git_commit,
+                new.suggest_seconds,
+                new.retest_of.map(|n| n as i64)
+            ],
         )?;
         let id = tx.last_insert_rowid();
         tx.commit()?;
@@ -296,6 +323,8 @@ impl Storage {
             pid: worker.pid,
             git_commit: worker.git_commit.clone(),
             abandoned: false,
+            suggest_seconds: new.suggest_seconds,
+            retest_of: new.retest_of,
             intermediate: Vec::new(),
         }))
     }
@@ -325,13 +354,7 @@ impl Storage {
         Ok(())
     }
 
-    pub fn finish(
-        &self,
-        trial_id: i64,
-        state: TrialState,
-        value: Option<f64>,
-        error: Option<&str>,
-    ) -> Result<()> {
+    pub fn finish(&self, trial_id: i64, state: TrialState, value: Option<f64>, error: Option<&str>) -> Result<()> {
         self.conn.execute(
             "UPDATE trials SET state = ?1, value = ?2, error = ?3, ended = ?4 WHERE id = ?5",
             params![state.as_str(), value, error, now(), trial_id],
@@ -367,79 +390,49 @@ fn study_from_row(row: &rusqlite::Row) -> rusqlite::Result<Result<StudyRecord>> 
 
 fn load_trials(conn: &Connection, study_id: i64) -> Result<Vec<TrialRecord>> {
     let mut stmt = conn.prepare(
-        "SELECT id, number, state, params, value, seed, started, ended, heartbeat, error, host, pid, git_commit, abandoned FROM trials WHERE study_id = ?1 ORDER BY number",
+        "SELECT id, number, state, params, value, seed, started, ended, heartbeat, error, host, pid, git_commit, \
+         abandoned, suggest_seconds, retest_of FROM trials WHERE study_id = ?1 ORDER BY number",
     )?;
-    let mut trials = stmt
-        .query_map([study_id], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, i64>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, Option<f64>>(4)?,
-                row.get::<_, i64>(5)?,
-                row.get::<_, f64>(6)?,
-                row.get::<_, Option<f64>>(7)?,
-                row.get::<_, f64>(8)?,
-                row.get::<_, Option<String>>(9)?,
-                row.get::<_, String>(10)?,
-                row.get::<_, u32>(11)?,
-                row.get::<_, Option<String>>(12)?,
-                row.get::<_, bool>(13)?,
-            ))
-        })?
+    let rows = stmt.query_map([study_id], |row| {
+        let record = TrialRecord {
+            id: row.get(0)?,
+            number: row.get::<_, i64>(1)? as u64,
+            state: TrialState::Running,
+            params: Map::new(),
+            value: row.get(4)?,
+            seed: row.get::<_, i64>(5)? as u64,
+            started: row.get(6)?,
+            ended: row.get(7)?,
+            heartbeat: row.get(8)?,
+            error: row.get(9)?,
+            host: row.get(10)?,
+            pid: row.get(11)?,
+            git_commit: row.get(12)?,
+            abandoned: row.get(13)?,
+            suggest_seconds: row.get(14)?,
+            retest_of: row.get::<_, Option<i64>>(15)?.map(|n| n as u64),
+            intermediate: Vec::new(),
+        };
+        Ok((record, row.get::<_, String>(2)?, row.get::<_, String>(3)?))
+    })?;
+    let mut trials = rows
         .map(|r| {
-            let (
-                id,
-                number,
-                state,
-                params,
-                value,
-                seed,
-                started,
-                ended,
-                heartbeat,
-                error,
-                host,
-                pid,
-                git_commit,
-                abandoned,
-            ) = r?;
-            let params = match serde_json::from_str(&params).context("corrupt trial parameters")? {
+            let (mut record, state, params) = r?;
+            record.state = TrialState::parse(&state)?;
+            record.params = match serde_json::from_str(&params).context("corrupt trial parameters")? {
                 Value::Object(map) => map,
-                _ => bail!("trial {number} has non-object parameters"),
+                _ => bail!("trial {} has non-object parameters", record.number),
             };
-            Ok(TrialRecord {
-                id,
-                number: number as u64,
-                state: TrialState::parse(&state)?,
-                params,
-                value,
-                seed: seed as u64,
-                started,
-                ended,
-                heartbeat,
-                error,
-                host,
-                pid,
-                git_commit,
-                abandoned,
-                intermediate: Vec::new(),
-            })
+            Ok(record)
         })
         .collect::<Result<Vec<_>>>()?;
     let mut stmt = conn.prepare(
         "SELECT i.trial_id, i.step, i.value FROM intermediate i JOIN trials t ON t.id = i.trial_id WHERE t.study_id = ?1 ORDER BY i.trial_id, i.step",
     )?;
     let rows = stmt.query_map([study_id], |row| {
-        Ok((
-            row.get::<_, i64>(0)?,
-            row.get::<_, i64>(1)?,
-            row.get::<_, f64>(2)?,
-        ))
+        Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, f64>(2)?))
     })?;
-    let index: std::collections::HashMap<i64, usize> =
-        trials.iter().enumerate().map(|(i, t)| (t.id, i)).collect();
+    let index: std::collections::HashMap<i64, usize> = trials.iter().enumerate().map(|(i, t)| (t.id, i)).collect();
     for row in rows {
         let (trial_id, step, value) = row?;
         if let Some(&i) = index.get(&trial_id) {
@@ -452,13 +445,10 @@ fn load_trials(conn: &Connection, study_id: i64) -> Result<Vec<TrialRecord>> {
 /// Marks running trials whose worker is gone as failed and abandoned: a dead
 /// process on this host, or a heartbeat older than the timeout anywhere.
 fn reap_abandoned(conn: &Connection, study_id: i64, worker: &Worker) -> Result<()> {
-    let mut stmt = conn.prepare(
-        "SELECT id, host, pid, heartbeat FROM trials WHERE study_id = ?1 AND state = 'running'",
-    )?;
+    let mut stmt =
+        conn.prepare("SELECT id, host, pid, heartbeat FROM trials WHERE study_id = ?1 AND state = 'running'")?;
     let running: Vec<(i64, String, u32, f64)> = stmt
-        .query_map([study_id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?
+        .query_map([study_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let now = now();
     for (id, host, pid, heartbeat) in running {
@@ -467,9 +457,7 @@ fn reap_abandoned(conn: &Connection, study_id: i64, worker: &Worker) -> Result<(
             Some(format!(
                 "abandoned: its worker (pid {pid} on {host}) is no longer running"
             ))
-        } else if !(same_host && pid == worker.pid)
-            && now - heartbeat > worker.heartbeat_timeout.as_secs_f64()
-        {
+        } else if !(same_host && pid == worker.pid) && now - heartbeat > worker.heartbeat_timeout.as_secs_f64() {
             Some(format!(
                 "abandoned: no heartbeat from {host} (pid {pid}) for {:.0} s",
                 now - heartbeat

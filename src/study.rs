@@ -39,17 +39,15 @@ pub fn trial_seed(study_seed: u64, number: u64) -> u64 {
 /// space (a study resumed with a changed sweep) are left out.
 pub fn history(space: &Space, goal: Goal, trials: &[TrialRecord]) -> History {
     let mut history = History::default();
-    for trial in trials {
+    for trial in trials.iter().filter(|t| t.is_search()) {
         let Some(point) = space.encode(&trial.params) else {
             continue;
         };
         match (trial.state, trial.value) {
-            (TrialState::Complete, Some(v)) if v.is_finite() => {
-                history.complete.push(Observation {
-                    point,
-                    value: goal.to_loss(v),
-                })
-            }
+            (TrialState::Complete, Some(v)) if v.is_finite() => history.complete.push(Observation {
+                point,
+                value: goal.to_loss(v),
+            }),
             (TrialState::Running, _) => history.pending.push(point),
             // Abandoned trials were never evaluated: they may be proposed again.
             _ if trial.abandoned => {}
@@ -59,11 +57,11 @@ pub fn history(space: &Space, goal: Goal, trials: &[TrialRecord]) -> History {
     history
 }
 
-/// The best complete trial.
+/// The best complete search trial (re-tests excluded).
 pub fn best_trial(goal: Goal, trials: &[TrialRecord]) -> Option<&TrialRecord> {
     trials
         .iter()
-        .filter(|t| t.state == TrialState::Complete && t.value.is_some_and(f64::is_finite))
+        .filter(|t| t.is_search() && t.state == TrialState::Complete && t.value.is_some_and(f64::is_finite))
         .min_by(|a, b| {
             goal.to_loss(a.value.unwrap())
                 .total_cmp(&goal.to_loss(b.value.unwrap()))
@@ -125,6 +123,45 @@ impl Drop for Heartbeat {
     }
 }
 
+/// Evaluates a started trial and records its outcome: the value, the
+/// failure and its reason, or (on Ctrl-C) an abandoned trial.
+pub fn execute(
+    storage: &Storage,
+    study_name: &str,
+    objective: &mut dyn Objective,
+    trial: &TrialRecord,
+    storage_path: &std::path::Path,
+) -> Result<Outcome> {
+    let heartbeat = Heartbeat::start(storage_path.to_path_buf(), trial.id);
+    let context = TrialContext {
+        study: study_name,
+        number: trial.number,
+        seed: trial.seed,
+        params: &trial.params,
+    };
+    let mut report_error = None;
+    let outcome = objective.evaluate(&context, &mut |step, value| {
+        if let Err(e) = storage.report(trial.id, step, value) {
+            report_error.get_or_insert(e);
+        }
+    });
+    drop(heartbeat);
+    if let Some(e) = report_error {
+        return Err(e.context(format!("cannot record an intermediate value of trial {}", trial.number)));
+    }
+    // No objective may hand a NaN to the strategies.
+    let outcome = match outcome {
+        Outcome::Complete(value) if !value.is_finite() => Outcome::Failed(format!("the objective returned {value}")),
+        other => other,
+    };
+    match &outcome {
+        Outcome::Complete(value) => storage.finish(trial.id, TrialState::Complete, Some(*value), None)?,
+        Outcome::Failed(reason) => storage.finish(trial.id, TrialState::Failed, None, Some(reason))?,
+        Outcome::Interrupted => storage.abandon(trial.id, "interrupted (Ctrl-C) before it finished")?,
+    }
+    Ok(outcome)
+}
+
 fn format_value(v: f64) -> String {
     crate::report::format_value(v)
 }
@@ -150,8 +187,10 @@ pub fn run(
         },
     );
     progress.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} trials · best {msg} · {elapsed_precise} elapsed, ETA {eta_precise}")
-            .expect("valid template"),
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} trials · best {msg} · {elapsed_precise} elapsed, ETA {eta_precise}",
+        )
+        .expect("valid template"),
     );
     let finished = |trials: &[TrialRecord]| {
         trials
@@ -183,6 +222,7 @@ pub fn run(
                 return Ok(None);
             }
             let history = history(space, goal, trials);
+            let clock = std::time::Instant::now();
             match sampler
                 .suggest(&domain, &history)
                 .map_err(|e| anyhow!("strategy `{}`: {e}", study.record.strategy))?
@@ -190,6 +230,8 @@ pub fn run(
                 Some(point) => Ok(Some(NewTrial {
                     params: space.decode(&point),
                     seed: trial_seed(study.record.seed, number),
+                    suggest_seconds: Some(clock.elapsed().as_secs_f64()),
+                    retest_of: None,
                 })),
                 None => {
                     exhausted = true;
@@ -199,49 +241,16 @@ pub fn run(
         })?;
         let Some(trial) = started else { break };
 
-        let heartbeat = Heartbeat::start(settings.storage_path.clone(), trial.id);
-        let context = TrialContext {
-            study: &study.record.name,
-            number: trial.number,
-            seed: trial.seed,
-            params: &trial.params,
-        };
-        let mut report_error = None;
-        let outcome = objective.evaluate(&context, &mut |step, value| {
-            if let Err(e) = storage.report(trial.id, step, value) {
-                report_error.get_or_insert(e);
-            }
-        });
-        drop(heartbeat);
-        if let Some(e) = report_error {
-            return Err(e.context(format!(
-                "cannot record an intermediate value of trial {}",
-                trial.number
-            )));
+        let outcome = execute(storage, &study.record.name, objective, &trial, &settings.storage_path)?;
+        if let Outcome::Failed(reason) = &outcome {
+            progress.suspend(|| eprintln!("trial {} failed: {reason}", trial.number));
         }
-        // No objective may hand a NaN to the strategies.
-        let outcome = match outcome {
-            Outcome::Complete(value) if !value.is_finite() => {
-                Outcome::Failed(format!("the objective returned {value}"))
-            }
-            other => other,
-        };
-        match outcome {
-            Outcome::Complete(value) => {
-                storage.finish(trial.id, TrialState::Complete, Some(value), None)?
-            }
-            Outcome::Failed(reason) => {
-                progress.suspend(|| eprintln!("trial {} failed: {reason}", trial.number));
-                storage.finish(trial.id, TrialState::Failed, None, Some(&reason))?;
-            }
-            Outcome::Interrupted => {
-                storage.abandon(trial.id, "interrupted (Ctrl-C) before it finished")?;
-                progress.abandon();
-                return Ok(RunReport {
-                    interrupted: true,
-                    exhausted,
-                });
-            }
+        if outcome == Outcome::Interrupted {
+            progress.abandon();
+            return Ok(RunReport {
+                interrupted: true,
+                exhausted,
+            });
         }
         let trials = storage.trials(study.record.id)?;
         progress.set_position(finished(&trials) as u64);

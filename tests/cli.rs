@@ -37,8 +37,7 @@ fn ok(output: Output) -> String {
 }
 
 fn export(dir: &Path, study: &str) -> Value {
-    serde_json::from_str(&ok(bo(dir, &["export", study, "--format", "json"])))
-        .expect("export is JSON")
+    serde_json::from_str(&ok(bo(dir, &["export", study, "--format", "json"]))).expect("export is JSON")
 }
 
 fn trials(doc: &Value) -> &Vec<Value> {
@@ -97,9 +96,7 @@ fn random_on_branin_resumes_to_thirty_with_the_same_first_twenty() {
     assert_eq!(t1.len(), 30);
     assert!(t1.iter().all(|t| t["state"] == "complete"));
     assert_eq!(
-        t1.iter()
-            .map(|t| t["number"].as_u64().unwrap())
-            .collect::<Vec<_>>(),
+        t1.iter().map(|t| t["number"].as_u64().unwrap()).collect::<Vec<_>>(),
         (0..30).collect::<Vec<_>>()
     );
     for (a, b) in t0.iter().zip(t1) {
@@ -125,16 +122,10 @@ fn random_on_branin_resumes_to_thirty_with_the_same_first_twenty() {
         ],
     ));
     let again = export(d, "c");
-    assert!(trials(&again)
-        .iter()
-        .zip(t0)
-        .all(|(a, b)| a["params"] == b["params"]));
+    assert!(trials(&again).iter().zip(t0).all(|(a, b)| a["params"] == b["params"]));
     // Each x stays in Branin's box.
     for t in t1 {
-        let (x1, x2) = (
-            t["params"]["x1"].as_f64().unwrap(),
-            t["params"]["x2"].as_f64().unwrap(),
-        );
+        let (x1, x2) = (t["params"]["x1"].as_f64().unwrap(), t["params"]["x2"].as_f64().unwrap());
         assert!((-5.0..=10.0).contains(&x1) && (0.0..=15.0).contains(&x2));
     }
     // Nothing left to do at 30.
@@ -199,11 +190,7 @@ fn program_trials_fail_with_their_reason_and_the_study_goes_on() {
             "10",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(
         start.elapsed() < Duration::from_secs(20),
         "the slow trial was not stopped at its timeout"
@@ -217,11 +204,7 @@ fn program_trials_fail_with_their_reason_and_the_study_goes_on() {
             .unwrap_or_else(|| panic!("no {m} trial"))
             .clone()
     };
-    assert_eq!(
-        trials(&doc).len(),
-        5,
-        "grid search stops when the grid is done"
-    );
+    assert_eq!(trials(&doc).len(), 5, "grid search stops when the grid is done");
     let good = by_mode("ok");
     assert_eq!(good["state"], "complete");
     assert!((good["value"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-12);
@@ -236,11 +219,7 @@ fn program_trials_fail_with_their_reason_and_the_study_goes_on() {
     for (mode, text) in expect {
         let t = by_mode(mode);
         assert_eq!(t["state"], "failed", "{mode}");
-        assert!(
-            t["error"].as_str().unwrap().contains(text),
-            "{mode}: {}",
-            t["error"]
-        );
+        assert!(t["error"].as_str().unwrap().contains(text), "{mode}: {}", t["error"]);
     }
     assert_eq!(doc["best"], good["number"]);
 }
@@ -268,14 +247,7 @@ fn started_program(d: &Path) -> i32 {
     wait_for("the trial to start", || {
         pid = std::fs::read_dir(d)
             .unwrap()
-            .filter_map(|e| {
-                e.ok()?
-                    .file_name()
-                    .to_str()?
-                    .strip_prefix("started-")?
-                    .parse()
-                    .ok()
-            })
+            .filter_map(|e| e.ok()?.file_name().to_str()?.strip_prefix("started-")?.parse().ok())
             .next();
         pid.is_some()
     });
@@ -319,10 +291,7 @@ fn a_killed_run_loses_only_its_running_trial_and_resumes() {
     assert_eq!(t.len(), 4, "three counted trials plus the abandoned one");
     assert_eq!(t[0]["state"], "failed");
     assert_eq!(t[0]["abandoned"], true);
-    assert!(t[0]["error"]
-        .as_str()
-        .unwrap()
-        .contains("no longer running"));
+    assert!(t[0]["error"].as_str().unwrap().contains("no longer running"));
     assert!(t[1..].iter().all(|t| t["state"] == "complete"));
     let best = t[1..]
         .iter()
@@ -330,9 +299,7 @@ fn a_killed_run_loses_only_its_running_trial_and_resumes() {
         .fold(f64::MIN, f64::max);
     assert_eq!(
         doc["best"],
-        t.iter()
-            .find(|t| t["value"].as_f64() == Some(best))
-            .unwrap()["number"],
+        t.iter().find(|t| t["value"].as_f64() == Some(best)).unwrap()["number"],
         "maximize picks the largest"
     );
 }
@@ -360,30 +327,18 @@ fn ctrl_c_stops_the_program_and_leaves_the_study_resumable() {
     unsafe { libc::kill(run.id() as i32, libc::SIGINT) };
     let start = Instant::now();
     let out = run.wait_with_output().unwrap();
-    assert!(
-        start.elapsed() < Duration::from_secs(5),
-        "bo did not stop promptly"
-    );
+    assert!(start.elapsed() < Duration::from_secs(5), "bo did not stop promptly");
     assert_eq!(out.status.code(), Some(130));
     assert!(String::from_utf8_lossy(&out.stderr).contains("resume with `bo run --study i"));
     wait_for("the program to be stopped", || !alive(program));
     let doc = export(d, "i");
     assert_eq!(trials(&doc)[0]["abandoned"], true);
-    assert!(trials(&doc)[0]["error"]
-        .as_str()
-        .unwrap()
-        .contains("interrupted"));
+    assert!(trials(&doc)[0]["error"].as_str().unwrap().contains("interrupted"));
 
     std::fs::remove_file(d.join("block")).unwrap();
     ok(bo(d, &["run", "--study", "i", "--trials", "2", "--quiet"]));
     let doc = export(d, "i");
-    assert_eq!(
-        trials(&doc)
-            .iter()
-            .filter(|t| t["state"] == "complete")
-            .count(),
-        2
-    );
+    assert_eq!(trials(&doc).iter().filter(|t| t["state"] == "complete").count(), 2);
 }
 
 #[test]
@@ -419,14 +374,10 @@ fn two_workers_share_a_grid_without_repeating_a_point() {
     let doc = export(d, "g");
     let t = trials(&doc);
     assert_eq!(t.len(), 8);
-    let mut xs: Vec<f64> = t
-        .iter()
-        .map(|t| t["params"]["x"].as_f64().unwrap())
-        .collect();
+    let mut xs: Vec<f64> = t.iter().map(|t| t["params"]["x"].as_f64().unwrap()).collect();
     xs.sort_by(f64::total_cmp);
     assert_eq!(xs, vec![0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]);
-    let pids: std::collections::HashSet<u64> =
-        t.iter().map(|t| t["pid"].as_u64().unwrap()).collect();
+    let pids: std::collections::HashSet<u64> = t.iter().map(|t| t["pid"].as_u64().unwrap()).collect();
     assert_eq!(pids.len(), 2, "both workers ran trials");
 }
 
@@ -439,9 +390,7 @@ fn bad_input_is_refused_before_anything_is_written() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("min_ge_max.yaml")
-            && err.contains("parameter `lr`")
-            && err.contains("must be below max"),
+        err.contains("min_ge_max.yaml") && err.contains("parameter `lr`") && err.contains("must be below max"),
         "{err}"
     );
     assert!(!d.join("bo.db").exists(), "a refused sweep wrote the store");
@@ -503,10 +452,7 @@ fn bad_input_is_refused_before_anything_is_written() {
     let out = bo(d, &["run", "--study", "h", "--objective", "branin"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("different space or objective"));
     let out = bo(d, &["show", "nope"]);
-    assert!(
-        !out.status.success()
-            && String::from_utf8_lossy(&out.stderr).contains("studies here: g, h")
-    );
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("studies here: g, h"));
     let out = bo(d, &["run", "--objective", "nonesuch"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown test function"));
 }
@@ -516,19 +462,130 @@ fn every_strategy_resumes_without_repeating_and_ends_with_a_finite_space() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write(d, "product.py", "import json, sys\nargs = dict(a[2:].split('=', 1) for a in sys.argv[1:])\nprint(json.dumps({'loss': int(args['k']) * (1 + ['x', 'y', 'z'].index(args['c']))}))\n");
-    write(d, "sweep.yaml", "program: product.py\nmetric: {name: loss}\nparameters:\n  k: {min: 1, max: 4}\n  c: {values: [x, y, z]}\n");
+    write(
+        d,
+        "sweep.yaml",
+        "program: product.py\nmetric: {name: loss}\nparameters:\n  k: {min: 1, max: 4}\n  c: {values: [x, y, z]}\n",
+    );
     for strategy in ["gp", "tpe", "lipo", "random", "sobol", "grid"] {
         let study = format!("s-{strategy}");
-        let first = ["run", "--config", "sweep.yaml", "--surrogate", strategy, "--study", &study, "--trials", "6", "--seed", "3", "--quiet"];
+        let first = [
+            "run",
+            "--config",
+            "sweep.yaml",
+            "--surrogate",
+            strategy,
+            "--study",
+            &study,
+            "--trials",
+            "6",
+            "--seed",
+            "3",
+            "--quiet",
+        ];
         ok(bo(d, &first));
         ok(bo(d, &["run", "--study", &study, "--trials", "20", "--quiet"]));
         let doc = export(d, &study);
         let mut configs: Vec<String> = trials(&doc).iter().map(|t| t["params"].to_string()).collect();
-        assert_eq!(configs.len(), 12, "{strategy} stops once the 12 configurations are done");
+        assert_eq!(
+            configs.len(),
+            12,
+            "{strategy} stops once the 12 configurations are done"
+        );
         configs.sort();
         configs.dedup();
         assert_eq!(configs.len(), 12, "{strategy} repeated a configuration");
         assert!(trials(&doc).iter().all(|t| t["state"] == "complete"), "{strategy}");
-        assert_eq!(doc["best"], trials(&doc).iter().find(|t| t["value"] == 1.0).unwrap()["number"]);
+        assert_eq!(
+            doc["best"],
+            trials(&doc).iter().find(|t| t["value"] == 1.0).unwrap()["number"]
+        );
     }
+}
+
+const PURE_NOISE: &str = r#"
+import json, os, random
+# The configuration does not matter: every value is 0 plus N(0, 1) noise from the trial's seed.
+print(json.dumps({"score": random.Random(int(os.environ["BO_TRIAL_SEED"])).gauss(0.0, 1.0)}))
+"#;
+
+/// E[max of n standard normals], by integrating n·x·φ(x)·Φ(x)^(n−1).
+fn expected_max_of_normals(n: usize) -> f64 {
+    let (lo, hi, steps) = (-10.0f64, 10.0f64, 20_000);
+    let h = (hi - lo) / steps as f64;
+    (0..steps)
+        .map(|i| {
+            let x = lo + (i as f64 + 0.5) * h;
+            let pdf = (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
+            let cdf = 0.5 * libm::erfc(-x / std::f64::consts::SQRT_2);
+            n as f64 * x * pdf * cdf.powi(n as i32 - 1) * h
+        })
+        .sum()
+}
+
+#[test]
+fn retest_exposes_the_luck_of_a_pure_noise_winner() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "noise.py", PURE_NOISE);
+    write(d, "sweep.yaml", "program: noise.py\nmethod: random\nmetric: {name: score, goal: maximize}\nparameters:\n  x: {min: 0.0, max: 1.0}\n");
+    let out = ok(bo(
+        d,
+        &[
+            "run",
+            "--config",
+            "sweep.yaml",
+            "--study",
+            "n",
+            "--trials",
+            "30",
+            "--seed",
+            "4",
+            "--retest-top-k",
+            "3",
+            "--retest-seeds",
+            "20",
+        ],
+    ));
+    assert!(out.contains("recommended: trial"), "{out}");
+    let doc = export(d, "n");
+    let all = trials(&doc);
+    let (search, retests): (Vec<&Value>, Vec<&Value>) = all.iter().partition(|t| t["retest_of"].is_null());
+    assert_eq!((search.len(), retests.len()), (30, 60));
+    // Fresh seeds: none repeats a search seed or another re-test's.
+    let mut seeds: Vec<u64> = all.iter().map(|t| t["seed"].as_u64().unwrap()).collect();
+    seeds.sort();
+    seeds.dedup();
+    assert_eq!(seeds.len(), 90);
+    // The winner's search score is the maximum of 30 noise draws; its re-test mean is near the true 0.
+    let winner = search
+        .iter()
+        .max_by(|a, b| a["value"].as_f64().unwrap().total_cmp(&b["value"].as_f64().unwrap()))
+        .unwrap();
+    let mine: Vec<f64> = retests
+        .iter()
+        .filter(|t| t["retest_of"] == winner["number"])
+        .map(|t| t["value"].as_f64().unwrap())
+        .collect();
+    assert_eq!(mine.len(), 20);
+    let mean = mine.iter().sum::<f64>() / 20.0;
+    assert!(
+        mean.abs() < 0.7,
+        "re-test mean {mean} should be near 0 (sd of the mean 0.22)"
+    );
+    let drop = winner["value"].as_f64().unwrap() - mean;
+    let expected = expected_max_of_normals(30);
+    assert!((expected - 2.043).abs() < 0.01, "E[max of 30] = {expected}");
+    assert!(
+        (drop - expected).abs() < 1.2,
+        "drop {drop} vs expected maximum of the noise {expected}"
+    );
+    // Running it again adds nothing; `bo show` lists the re-tests and the recommendation.
+    ok(bo(d, &["retest", "n", "--top-k", "3", "--seeds", "20"]));
+    assert_eq!(trials(&export(d, "n")).len(), 90);
+    let shown = ok(bo(d, &["show", "n"]));
+    assert!(
+        shown.contains("re-test of") && shown.contains("60 re-tests") && shown.contains("recommended: trial"),
+        "{shown}"
+    );
 }

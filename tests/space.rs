@@ -8,9 +8,7 @@ use rand::SeedableRng;
 use serde_json::{Map, Value};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
 
 /// `n` configurations drawn from the priors, as random search draws them.
@@ -73,10 +71,7 @@ fn every_distribution_samples_within_its_bounds() {
     let configs = draw(&sweep, 4000);
     let within = |key: &str, lo: f64, hi: f64| {
         let v = floats(&configs, key);
-        assert!(
-            v.iter().all(|x| (lo..=hi).contains(x)),
-            "{key} outside [{lo}, {hi}]"
-        );
+        assert!(v.iter().all(|x| (lo..=hi).contains(x)), "{key} outside [{lo}, {hi}]");
         v
     };
     let multiple_of = |key: &str, q: f64| {
@@ -111,8 +106,7 @@ fn every_distribution_samples_within_its_bounds() {
     within("inv_values", 0.001, 0.5);
     let noise = within("noise", 1.0 - 0.8, 1.0 + 0.8);
     // Random search draws from the normal itself: about 68% within one sigma.
-    let one_sigma =
-        noise.iter().filter(|v| (**v - 1.0).abs() < 0.2).count() as f64 / noise.len() as f64;
+    let one_sigma = noise.iter().filter(|v| (**v - 1.0).abs() < 0.2).count() as f64 / noise.len() as f64;
     assert!((one_sigma - 0.683).abs() < 0.03, "{one_sigma}");
     multiple_of("q_noise", 1.0);
     within("scale", (-2f64).exp(), 2f64.exp());
@@ -121,9 +115,7 @@ fn every_distribution_samples_within_its_bounds() {
     // Beta(2, 5) has mean 2/7.
     assert!((mix.iter().sum::<f64>() / mix.len() as f64 - 2.0 / 7.0).abs() < 0.01);
     multiple_of("q_mix", 0.1);
-    let share = |v: &str| {
-        configs.iter().filter(|c| c["optimizer"] == v).count() as f64 / configs.len() as f64
-    };
+    let share = |v: &str| configs.iter().filter(|c| c["optimizer"] == v).count() as f64 / configs.len() as f64;
     assert!((share("adam") - 0.6).abs() < 0.03 && (share("rmsprop") - 0.1).abs() < 0.02);
     let values: Vec<&Value> = configs.iter().map(|c| &c["bare_values"]).collect();
     assert!(values.contains(&&Value::from(2.5)) && values.contains(&&Value::from(true)));
@@ -132,11 +124,7 @@ fn every_distribution_samples_within_its_bounds() {
 #[test]
 fn each_kind_of_bad_file_is_refused_with_the_parameter_and_the_fault() {
     let cases = [
-        (
-            "min_ge_max.yaml",
-            "`lr`",
-            "min (0.1) must be below max (0.01)",
-        ),
+        ("min_ge_max.yaml", "`lr`", "min (0.1) must be below max (0.01)"),
         ("log_nonpositive.yaml", "`lr`", "min must be positive"),
         ("q_nonpositive.yaml", "`width`", "`q` must be positive"),
         (
@@ -145,11 +133,7 @@ fn each_kind_of_bad_file_is_refused_with_the_parameter_and_the_fault() {
             "did you mean `log_uniform_values`?",
         ),
         ("empty_values.yaml", "`optimizer`", "`values` is empty"),
-        (
-            "wrong_type.yaml",
-            "`lr`",
-            "`min` must be a number, got \"low\"",
-        ),
+        ("wrong_type.yaml", "`lr`", "`min` must be a number, got \"low\""),
         (
             "unknown_key.yaml",
             "`lr`",

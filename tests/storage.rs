@@ -48,6 +48,8 @@ fn studies_and_trials_round_trip() {
         Ok(Some(NewTrial {
             params: params(0.25),
             seed: 7,
+            suggest_seconds: Some(0.5),
+            retest_of: None,
         }))
     });
     let trial = trial.unwrap().unwrap();
@@ -61,6 +63,8 @@ fn studies_and_trials_round_trip() {
             Ok(Some(NewTrial {
                 params: params(0.5),
                 seed: n,
+                suggest_seconds: None,
+                retest_of: Some(0),
             }))
         })
         .unwrap()
@@ -88,12 +92,11 @@ fn studies_and_trials_round_trip() {
     assert_eq!(t.intermediate, vec![(0, 0.5), (1, 0.75)]);
     assert!(t.ended.unwrap() >= t.started);
     assert_eq!(t.pid, std::process::id());
+    assert_eq!((t.suggest_seconds, t.retest_of), (Some(0.5), None));
+    assert_eq!(trials[1].retest_of, Some(0));
+    assert!(!trials[1].counts() && !trials[1].is_search());
     assert_eq!(
-        (
-            trials[1].number,
-            trials[1].state,
-            trials[1].error.as_deref()
-        ),
+        (trials[1].number, trials[1].state, trials[1].error.as_deref()),
         (1, TrialState::Failed, Some("boom"))
     );
     assert!(storage.study("missing").unwrap().is_none());
@@ -112,6 +115,8 @@ fn trials_of_dead_or_silent_workers_are_failed_and_not_counted() {
             Ok(Some(NewTrial {
                 params: params(0.1),
                 seed: 1,
+                suggest_seconds: None,
+                retest_of: None,
             }))
         })
         .unwrap()
@@ -123,6 +128,8 @@ fn trials_of_dead_or_silent_workers_are_failed_and_not_counted() {
             Ok(Some(NewTrial {
                 params: params(0.2),
                 seed: 2,
+                suggest_seconds: None,
+                retest_of: None,
             }))
         })
         .unwrap()
@@ -132,11 +139,7 @@ fn trials_of_dead_or_silent_workers_are_failed_and_not_counted() {
     let trials = storage.trials(s.id).unwrap();
     assert_eq!(trials[0].state, TrialState::Failed);
     assert!(trials[0].abandoned && !trials[0].counts());
-    assert!(trials[0]
-        .error
-        .as_deref()
-        .unwrap()
-        .contains("no longer running"));
+    assert!(trials[0].error.as_deref().unwrap().contains("no longer running"));
     assert_eq!(
         trials[1].state,
         TrialState::Running,
@@ -148,9 +151,7 @@ fn trials_of_dead_or_silent_workers_are_failed_and_not_counted() {
         ..me.clone()
     };
     std::thread::sleep(Duration::from_millis(20));
-    storage
-        .begin_trial(s.id, &impatient, |_, _| Ok(None))
-        .unwrap();
+    storage.begin_trial(s.id, &impatient, |_, _| Ok(None)).unwrap();
     let trials = storage.trials(s.id).unwrap();
     assert!(trials[1].abandoned);
     assert!(trials[1].error.as_deref().unwrap().contains("no heartbeat"));

@@ -51,17 +51,12 @@ impl TestFunction {
             .chars()
             .filter(|c| *c != '-' && *c != '_')
             .collect();
-        let split = normalized
-            .trim_end_matches(|c: char| c.is_ascii_digit())
-            .len();
+        let split = normalized.trim_end_matches(|c: char| c.is_ascii_digit()).len();
         let (base, digits) = normalized.split_at(split);
         let dim = if digits.is_empty() {
             None
         } else {
-            digits
-                .parse::<usize>()
-                .ok()
-                .filter(|d| (1..=1000).contains(d))
+            digits.parse::<usize>().ok().filter(|d| (1..=1000).contains(d))
         };
         let fixed = |f: TestFunction| {
             if dim.is_none() || dim == Some(f.dim()) || matches!(base, "hartmann") {
@@ -70,12 +65,7 @@ impl TestFunction {
                 Err(format!("`{base}` has a fixed dimension of {}", f.dim()))
             }
         };
-        let unknown = || {
-            format!(
-                "unknown test function `{name}` (known: {})",
-                FUNCTION_NAMES.join(", ")
-            )
-        };
+        let unknown = || format!("unknown test function `{name}` (known: {})", FUNCTION_NAMES.join(", "));
         match (base, dim) {
             ("branin", _) => fixed(branin()),
             ("sixhumpcamel" | "camel", _) => fixed(six_hump_camel()),
@@ -217,9 +207,7 @@ fn levy(d: usize) -> TestFunction {
             .iter()
             .map(|wi| (wi - 1.0).powi(2) * (1.0 + 10.0 * (PI * wi + 1.0).sin().powi(2)))
             .sum();
-        (PI * w[0]).sin().powi(2)
-            + middle
-            + (last - 1.0).powi(2) * (1.0 + (2.0 * PI * last).sin().powi(2))
+        (PI * w[0]).sin().powi(2) + middle + (last - 1.0).powi(2) * (1.0 + (2.0 * PI * last).sin().powi(2))
     }
     TestFunction {
         name: format!("levy{d}"),
@@ -245,10 +233,7 @@ fn rosenbrock(d: usize) -> TestFunction {
 
 fn styblinski_tang(d: usize) -> TestFunction {
     fn f(x: &[f64]) -> f64 {
-        0.5 * x
-            .iter()
-            .map(|v| v.powi(4) - 16.0 * v * v + 5.0 * v)
-            .sum::<f64>()
+        0.5 * x.iter().map(|v| v.powi(4) - 16.0 * v * v + 5.0 * v).sum::<f64>()
     }
     TestFunction {
         name: format!("styblinski_tang{d}"),

@@ -67,8 +67,7 @@ pub fn run_once(
     let mut sampler = build_sampler(strategy, seed, options)?;
     let mut history = History::default();
     let mut noise_rng = StdRng::seed_from_u64(seed ^ 0xA5A5_A5A5);
-    let noise =
-        (problem.noise_sd > 0.0).then(|| Normal::new(0.0, problem.noise_sd).expect("positive sd"));
+    let noise = (problem.noise_sd > 0.0).then(|| Normal::new(0.0, problem.noise_sd).expect("positive sd"));
     let (mut best_observed, mut best_true) = (f64::INFINITY, f64::INFINITY);
     let mut result = RunResult {
         problem: problem.label(),
@@ -89,13 +88,8 @@ pub fn run_once(
             best_observed = observed;
             best_true = truth;
         }
-        result
-            .regret_curve
-            .push(best_true - problem.function.optimum);
-        history.complete.push(Observation {
-            point,
-            value: observed,
-        });
+        result.regret_curve.push(best_true - problem.function.optimum);
+        history.complete.push(Observation { point, value: observed });
     }
     Ok(result)
 }
@@ -115,14 +109,9 @@ pub fn mean(values: &[f64]) -> f64 {
 }
 
 /// Runs `jobs` closures at a time over `items`, keeping their order.
-pub fn parallel_map<T: Sync, R: Send>(
-    items: &[T],
-    jobs: usize,
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
+pub fn parallel_map<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let slots: Vec<std::sync::Mutex<Option<R>>> =
-        items.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let slots: Vec<std::sync::Mutex<Option<R>>> = items.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| loop {

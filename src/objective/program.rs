@@ -37,8 +37,7 @@ fn arg_value(v: &Value) -> String {
 
 fn python() -> &'static str {
     let found = |name: &str| {
-        std::env::var_os("PATH")
-            .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
+        std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
     };
     if found("python3") || !found("python") {
         "python3"
@@ -65,14 +64,8 @@ impl ProgramObjective {
                         .clone()
                         .ok_or("the command uses ${program} but the sweep names no `program`")?,
                 ),
-                "${args}" => argv.extend(
-                    params
-                        .iter()
-                        .map(|(k, v)| format!("--{k}={}", arg_value(v))),
-                ),
-                "${args_no_hyphens}" => {
-                    argv.extend(params.iter().map(|(k, v)| format!("{k}={}", arg_value(v))))
-                }
+                "${args}" => argv.extend(params.iter().map(|(k, v)| format!("--{k}={}", arg_value(v)))),
+                "${args_no_hyphens}" => argv.extend(params.iter().map(|(k, v)| format!("{k}={}", arg_value(v)))),
                 "${args_json}" => argv.push(Value::Object(params.clone()).to_string()),
                 other => argv.push(other.replace("${program}", program.as_deref().unwrap_or(""))),
             }
@@ -210,9 +203,7 @@ impl Objective for ProgramObjective {
             return Outcome::Failed(with_stderr(reason));
         }
         match status {
-            Ok(s) if !s.success() => {
-                Outcome::Failed(with_stderr(format!("`{}` exited with {s}", argv.join(" "))))
-            }
+            Ok(s) if !s.success() => Outcome::Failed(with_stderr(format!("`{}` exited with {s}", argv.join(" ")))),
             Err(e) => Outcome::Failed(format!("waiting for the program failed: {e}")),
             Ok(_) => match last {
                 Some(value) => Outcome::Complete(value),
@@ -247,16 +238,10 @@ mod tests {
         let argv = objective().argv(&params).unwrap();
         assert_eq!(argv[0], "/usr/bin/env");
         assert!(argv[1].starts_with("python"));
-        assert_eq!(
-            argv[2..],
-            ["train.py", "--lr=0.01", "--opt=adam", "--aug=True"]
-        );
+        assert_eq!(argv[2..], ["train.py", "--lr=0.01", "--opt=adam", "--aug=True"]);
         let mut o = objective();
         o.command = vec!["run".into(), "${args_no_hyphens}".into()];
-        assert_eq!(
-            o.argv(&params).unwrap(),
-            ["run", "lr=0.01", "opt=adam", "aug=True"]
-        );
+        assert_eq!(o.argv(&params).unwrap(), ["run", "lr=0.01", "opt=adam", "aug=True"]);
     }
 
     #[test]

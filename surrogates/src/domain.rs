@@ -81,9 +81,7 @@ impl Domain {
     pub fn key(&self, point: &[f64]) -> Vec<i64> {
         let mut p = point.to_vec();
         self.snap(&mut p);
-        p.iter()
-            .map(|u| (u * KEY_RESOLUTION).round() as i64)
-            .collect()
+        p.iter().map(|u| (u * KEY_RESOLUTION).round() as i64).collect()
     }
 
     /// The number of distinct configurations, when every dimension is finite.
@@ -211,10 +209,7 @@ mod tests {
         let d = Domain::new(vec![Dim {
             name: "n".into(),
             kind: DimKind::Continuous,
-            prior: Prior::Normal {
-                mean: 0.5,
-                sd: 0.125,
-            },
+            prior: Prior::Normal { mean: 0.5, sd: 0.125 },
         }]);
         let mut rng = rand::rngs::StdRng::seed_from_u64(2);
         let xs: Vec<f64> = (0..5000).map(|_| d.sample_prior(&mut rng)[0]).collect();

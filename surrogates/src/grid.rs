@@ -11,17 +11,12 @@ pub struct GridSampler {
 
 impl GridSampler {
     pub fn new(points_per_continuous: Option<usize>) -> Self {
-        GridSampler {
-            points_per_continuous,
-        }
+        GridSampler { points_per_continuous }
     }
 }
 
 /// The grid coordinates of each dimension.
-fn axes(
-    domain: &Domain,
-    points_per_continuous: Option<usize>,
-) -> Result<Vec<Vec<f64>>, SamplerError> {
+fn axes(domain: &Domain, points_per_continuous: Option<usize>) -> Result<Vec<Vec<f64>>, SamplerError> {
     domain
         .dims
         .iter()
@@ -41,11 +36,7 @@ fn axes(
 }
 
 /// Walks the grid in mixed-radix order and returns the first untaken point.
-fn first_untaken_on(
-    axes: &[Vec<f64>],
-    domain: &Domain,
-    taken: &HashSet<Vec<i64>>,
-) -> Option<Vec<f64>> {
+fn first_untaken_on(axes: &[Vec<f64>], domain: &Domain, taken: &HashSet<Vec<i64>>) -> Option<Vec<f64>> {
     let mut index = vec![0usize; axes.len()];
     loop {
         let point: Vec<f64> = index.iter().zip(axes).map(|(&i, axis)| axis[i]).collect();
@@ -75,11 +66,7 @@ pub(crate) fn first_untaken(domain: &Domain, taken: &HashSet<Vec<i64>>) -> Optio
 }
 
 impl Sampler for GridSampler {
-    fn suggest(
-        &mut self,
-        domain: &Domain,
-        history: &History,
-    ) -> Result<Option<Vec<f64>>, SamplerError> {
+    fn suggest(&mut self, domain: &Domain, history: &History) -> Result<Option<Vec<f64>>, SamplerError> {
         let axes = axes(domain, self.points_per_continuous)?;
         Ok(first_untaken_on(&axes, domain, &history.taken(domain)))
     }
@@ -100,16 +87,11 @@ mod tests {
             },
             Dim::continuous("x"),
         ]);
-        assert!(GridSampler::new(None)
-            .suggest(&domain, &History::default())
-            .is_err());
+        assert!(GridSampler::new(None).suggest(&domain, &History::default()).is_err());
         let mut sampler = GridSampler::new(Some(3));
         let mut history = History::default();
         while let Some(p) = sampler.suggest(&domain, &history).unwrap() {
-            history.complete.push(Observation {
-                point: p,
-                value: 1.0,
-            });
+            history.complete.push(Observation { point: p, value: 1.0 });
         }
         assert_eq!(history.complete.len(), 6);
         assert_eq!(history.taken(&domain).len(), 6);

@@ -125,16 +125,13 @@ impl LipschitzBound {
             let mut worst = 0.0f64;
             for &p in &order {
                 let pair = &pairs[p];
-                let reach = s[pair.high] / root_c
-                    + k.iter().zip(&pair.offsets).map(|(k, o)| k * o).sum::<f64>();
+                let reach = s[pair.high] / root_c + k.iter().zip(&pair.offsets).map(|(k, o)| k * o).sum::<f64>();
                 let slack = pair.gap2 - reach;
                 let next = (lambda[p] + slack / norms[p]).max(0.0);
                 let step = next - lambda[p];
                 if step != 0.0 {
                     lambda[p] = next;
-                    k.iter_mut()
-                        .zip(&pair.offsets)
-                        .for_each(|(k, o)| *k += step * o);
+                    k.iter_mut().zip(&pair.offsets).for_each(|(k, o)| *k += step * o);
                     s[pair.high] += step / root_c;
                 }
                 worst = worst.max(slack);
@@ -307,41 +304,23 @@ fn trust_region_step(points: &[Vec<f64>], values: &[f64], best: usize) -> Option
 }
 
 impl Sampler for LipoSampler {
-    fn suggest(
-        &mut self,
-        domain: &Domain,
-        history: &History,
-    ) -> Result<Option<Vec<f64>>, SamplerError> {
-        let observed: Vec<_> = history
-            .complete
-            .iter()
-            .filter(|o| o.value.is_finite())
-            .collect();
-        let initial = self
-            .config
-            .initial_points
-            .unwrap_or((domain.len() + 1).max(3));
+    fn suggest(&mut self, domain: &Domain, history: &History) -> Result<Option<Vec<f64>>, SamplerError> {
+        let observed: Vec<_> = history.complete.iter().filter(|o| o.value.is_finite()).collect();
+        let initial = self.config.initial_points.unwrap_or((domain.len() + 1).max(3));
         if observed.len() < initial {
             return SobolSampler::new(self.seed).suggest(domain, history);
         }
         let taken = history.taken(domain);
-        if domain
-            .cardinality()
-            .is_some_and(|n| taken.len() as u128 >= n)
-        {
+        if domain.cardinality().is_some_and(|n| taken.len() as u128 >= n) {
             return Ok(None);
         }
         let mut rng = per_call_rng(self.seed, history);
-        let random = |rng: &mut rand::rngs::StdRng| {
-            crate::random::RandomSampler::new(rng.gen()).suggest(domain, history)
-        };
+        let random =
+            |rng: &mut rand::rngs::StdRng| crate::random::RandomSampler::new(rng.gen()).suggest(domain, history);
         if rng.gen::<f64>() < self.config.random_probability {
             return random(&mut rng);
         }
-        let best_value = observed
-            .iter()
-            .map(|o| o.value)
-            .fold(f64::INFINITY, f64::min);
+        let best_value = observed.iter().map(|o| o.value).fold(f64::INFINITY, f64::min);
         // Pending points enter as if they had matched the best so far, so parallel workers spread out.
         let points: Vec<Vec<f64>> = observed
             .iter()
@@ -392,16 +371,12 @@ mod tests {
     #[test]
     fn the_fitted_bound_is_a_true_bound_on_a_lipschitz_function() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-        for f in [
-            |x: f64| (x - 0.3).abs(),
-            |x: f64| 2.0 * (x - 0.7).abs() + 0.5,
-        ] {
+        for f in [|x: f64| (x - 0.3).abs(), |x: f64| 2.0 * (x - 0.7).abs() + 0.5] {
             let points: Vec<Vec<f64>> = (0..25).map(|_| vec![rng.gen::<f64>()]).collect();
             let values: Vec<f64> = points.iter().map(|p| f(p[0])).collect();
             let bound = LipschitzBound::fit(&points, &values, &mut rng);
             let mean = values.iter().sum::<f64>() / values.len() as f64;
-            let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64)
-                .sqrt();
+            let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64).sqrt();
             // The model's noise terms (dlib's weighting) loosen the bound by at
             // most √σ; on noise-free data they stay within 2% of the value range.
             let slack = bound.sigma.iter().copied().fold(0.0, f64::max).sqrt();
@@ -425,18 +400,12 @@ mod tests {
     #[test]
     fn trust_region_finds_the_minimum_of_a_quadratic() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-        let f = |p: &[f64]| {
-            (p[0] - 0.42).powi(2)
-                + 2.0 * (p[1] - 0.58).powi(2)
-                + 0.5 * (p[0] - 0.42) * (p[1] - 0.58)
-        };
+        let f = |p: &[f64]| (p[0] - 0.42).powi(2) + 2.0 * (p[1] - 0.58).powi(2) + 0.5 * (p[0] - 0.42) * (p[1] - 0.58);
         let points: Vec<Vec<f64>> = (0..12)
             .map(|_| vec![0.3 + 0.3 * rng.gen::<f64>(), 0.4 + 0.3 * rng.gen::<f64>()])
             .collect();
         let values: Vec<f64> = points.iter().map(|p| f(p)).collect();
-        let best = (0..12)
-            .min_by(|&a, &b| values[a].total_cmp(&values[b]))
-            .unwrap();
+        let best = (0..12).min_by(|&a, &b| values[a].total_cmp(&values[b])).unwrap();
         let x = trust_region_step(&points, &values, best).unwrap();
         assert!(f(&x) < values[best], "the step improves on the best point");
     }
@@ -446,10 +415,7 @@ mod tests {
         let mut history = History::default();
         for _ in 0..n {
             let p = sampler.suggest(domain, &history).unwrap().unwrap();
-            history.complete.push(Observation {
-                value: f(&p),
-                point: p,
-            });
+            history.complete.push(Observation { value: f(&p), point: p });
         }
         history
     }

@@ -16,17 +16,10 @@ impl RandomSampler {
 }
 
 impl Sampler for RandomSampler {
-    fn suggest(
-        &mut self,
-        domain: &Domain,
-        history: &History,
-    ) -> Result<Option<Vec<f64>>, SamplerError> {
+    fn suggest(&mut self, domain: &Domain, history: &History) -> Result<Option<Vec<f64>>, SamplerError> {
         let mut rng = per_call_rng(self.seed, history);
         let taken = history.taken(domain);
-        if domain
-            .cardinality()
-            .is_some_and(|n| taken.len() as u128 >= n)
-        {
+        if domain.cardinality().is_some_and(|n| taken.len() as u128 >= n) {
             return Ok(None);
         }
         for _ in 0..MAX_DRAWS {
@@ -56,16 +49,10 @@ mod tests {
         let mut seen = Vec::new();
         let mut sampler = RandomSampler::new(7);
         while let Some(p) = sampler.suggest(&domain, &history).unwrap() {
-            let again = RandomSampler::new(7)
-                .suggest(&domain, &history)
-                .unwrap()
-                .unwrap();
+            let again = RandomSampler::new(7).suggest(&domain, &history).unwrap().unwrap();
             assert_eq!(p, again);
             seen.push(domain.key(&p));
-            history.complete.push(Observation {
-                point: p,
-                value: 0.0,
-            });
+            history.complete.push(Observation { point: p, value: 0.0 });
         }
         seen.sort();
         seen.dedup();

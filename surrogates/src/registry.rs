@@ -19,11 +19,7 @@ pub struct SamplerOptions {
     pub lipo: LipoConfig,
 }
 
-pub fn build_sampler(
-    name: &str,
-    seed: u64,
-    options: &SamplerOptions,
-) -> Result<Box<dyn Sampler>, SamplerError> {
+pub fn build_sampler(name: &str, seed: u64, options: &SamplerOptions) -> Result<Box<dyn Sampler>, SamplerError> {
     match name {
         "gp" => Ok(Box::new(GpSampler::new(seed, options.gp.clone()))),
         "tpe" => Ok(Box::new(TpeSampler::new(seed, options.tpe.clone()))),

@@ -20,11 +20,7 @@ pub enum SamplerError {
 pub trait Sampler: Send {
     /// The next point, snapped to the domain, never one already evaluated,
     /// failed or pending; `None` once a finite space holds nothing new.
-    fn suggest(
-        &mut self,
-        domain: &Domain,
-        history: &History,
-    ) -> Result<Option<Vec<f64>>, SamplerError>;
+    fn suggest(&mut self, domain: &Domain, history: &History) -> Result<Option<Vec<f64>>, SamplerError>;
 }
 
 /// A generator for one call of `suggest`, derived from the strategy's seed and

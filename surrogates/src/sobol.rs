@@ -24,9 +24,7 @@ pub fn sobol_point(index: u32, dims: usize, seed: u64) -> Vec<f64> {
                 sobol_burley::sample(index, d, seed) as f64
             } else {
                 // Past the tables: a hashed coordinate keeps the design deterministic.
-                let h = (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                    ^ (d as u64)
-                    ^ seed as u64;
+                let h = (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (d as u64) ^ seed as u64;
                 (h.wrapping_mul(0xBF58_476D_1CE4_E5B9) >> 11) as f64 / (1u64 << 53) as f64
             }
         })
@@ -34,16 +32,9 @@ pub fn sobol_point(index: u32, dims: usize, seed: u64) -> Vec<f64> {
 }
 
 impl Sampler for SobolSampler {
-    fn suggest(
-        &mut self,
-        domain: &Domain,
-        history: &History,
-    ) -> Result<Option<Vec<f64>>, SamplerError> {
+    fn suggest(&mut self, domain: &Domain, history: &History) -> Result<Option<Vec<f64>>, SamplerError> {
         let taken = history.taken(domain);
-        if domain
-            .cardinality()
-            .is_some_and(|n| taken.len() as u128 >= n)
-        {
+        if domain.cardinality().is_some_and(|n| taken.len() as u128 >= n) {
             return Ok(None);
         }
         // Start at the trial count so a resumed study continues the sequence.

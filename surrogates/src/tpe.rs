@@ -94,13 +94,7 @@ struct Parzen {
 }
 
 impl Parzen {
-    fn new(
-        domain: &Domain,
-        dims: &[usize],
-        points: &[&[f64]],
-        weights: &[f64],
-        prior_weight: f64,
-    ) -> Self {
+    fn new(domain: &Domain, dims: &[usize], points: &[&[f64]], weights: &[f64], prior_weight: f64) -> Self {
         const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
         let (n, m) = (points.len(), dims.len());
         let choices: Vec<usize> = dims
@@ -110,10 +104,7 @@ impl Parzen {
                 _ => 0,
             })
             .collect();
-        let mut centres: Vec<f64> = points
-            .iter()
-            .flat_map(|p| dims.iter().map(|&d| p[d]))
-            .collect();
+        let mut centres: Vec<f64> = points.iter().flat_map(|p| dims.iter().map(|&d| p[d])).collect();
         centres.extend(std::iter::repeat_n(0.5, m));
         // Bandwidths from the gaps to the neighbours (the prior centre
         // included), clipped below at 1/min(100, n + 1) of the range.
@@ -134,11 +125,7 @@ impl Parzen {
                 // sharpens it, lost on Branin and Hartmann-6: 0.39 and 0.68 against
                 // 0.25 and 0.48 median regret at 40 trials).
                 let c = centres[i * m + j];
-                let left = if pos == 0 {
-                    0.0
-                } else {
-                    centres[order[pos - 1] * m + j]
-                };
+                let left = if pos == 0 { 0.0 } else { centres[order[pos - 1] * m + j] };
                 let right = if pos + 1 == order.len() {
                     1.0
                 } else {
@@ -148,19 +135,14 @@ impl Parzen {
             }
         }
         let total: f64 = weights.iter().sum::<f64>() + prior_weight;
-        let weights: Vec<f64> = weights
-            .iter()
-            .chain([&prior_weight])
-            .map(|w| w / total)
-            .collect();
+        let weights: Vec<f64> = weights.iter().chain([&prior_weight]).map(|w| w / total).collect();
         let constants = (0..=n)
             .map(|i| {
                 let normalizers: f64 = (0..m)
                     .filter(|&j| choices[j] == 0)
                     .map(|j| {
                         let (mu, sigma) = (centres[i * m + j], bandwidths[i * m + j]);
-                        let mass = (normal::cdf((1.0 - mu) / sigma) - normal::cdf(-mu / sigma))
-                            .max(1e-300);
+                        let mass = (normal::cdf((1.0 - mu) / sigma) - normal::cdf(-mu / sigma)).max(1e-300);
                         sigma.ln() + LN_SQRT_2PI + mass.ln()
                     })
                     .sum();
@@ -220,10 +202,7 @@ impl Parzen {
             } else {
                 let sigma = self.bandwidths[component * m + j];
                 // Inverse-CDF draw from the kernel truncated to [0, 1].
-                let (lo, hi) = (
-                    normal::cdf(-centre / sigma),
-                    normal::cdf((1.0 - centre) / sigma),
-                );
+                let (lo, hi) = (normal::cdf(-centre / sigma), normal::cdf((1.0 - centre) / sigma));
                 let q = lo + rng.gen::<f64>() * (hi - lo);
                 (centre + sigma * inverse_cdf(q)).clamp(0.0, 1.0)
             };
@@ -244,12 +223,7 @@ impl Parzen {
                     let k = self.choices[j];
                     if k > 0 {
                         lp += self
-                            .categorical_probability(
-                                i,
-                                category_index(centres[j], k),
-                                category_index(x[j], k),
-                                k,
-                            )
+                            .categorical_probability(i, category_index(centres[j], k), category_index(x[j], k), k)
                             .ln();
                     } else {
                         let z = (x[j] - centres[j]) * inverse[j];
@@ -326,24 +300,13 @@ fn inverse_cdf(q: f64) -> f64 {
 }
 
 impl Sampler for TpeSampler {
-    fn suggest(
-        &mut self,
-        domain: &Domain,
-        history: &History,
-    ) -> Result<Option<Vec<f64>>, SamplerError> {
-        let observed: Vec<_> = history
-            .complete
-            .iter()
-            .filter(|o| o.value.is_finite())
-            .collect();
+    fn suggest(&mut self, domain: &Domain, history: &History) -> Result<Option<Vec<f64>>, SamplerError> {
+        let observed: Vec<_> = history.complete.iter().filter(|o| o.value.is_finite()).collect();
         if observed.len() < self.config.startup_trials.max(1) {
             return crate::random::RandomSampler::new(self.seed).suggest(domain, history);
         }
         let taken = history.taken(domain);
-        if domain
-            .cardinality()
-            .is_some_and(|n| taken.len() as u128 >= n)
-        {
+        if domain.cardinality().is_some_and(|n| taken.len() as u128 >= n) {
             return Ok(None);
         }
         let mut rng = per_call_rng(self.seed, history);
@@ -472,8 +435,7 @@ mod tests {
                 / 1000.0
         };
         for (a, b) in [(0.0, 0.2), (0.2, 0.4), (0.8, 1.0)] {
-            let share =
-                draws.iter().filter(|v| (a..b).contains(*v)).count() as f64 / draws.len() as f64;
+            let share = draws.iter().filter(|v| (a..b).contains(*v)).count() as f64 / draws.len() as f64;
             assert!(
                 (share - window(a, b)).abs() < 0.03,
                 "[{a}, {b}): drawn {share}, density {}",
@@ -484,19 +446,11 @@ mod tests {
 
     use rand::SeedableRng;
 
-    fn run(
-        sampler: &mut TpeSampler,
-        domain: &Domain,
-        f: impl Fn(&[f64]) -> f64,
-        n: usize,
-    ) -> History {
+    fn run(sampler: &mut TpeSampler, domain: &Domain, f: impl Fn(&[f64]) -> f64, n: usize) -> History {
         let mut history = History::default();
         for _ in 0..n {
             let p = sampler.suggest(domain, &history).unwrap().unwrap();
-            history.complete.push(Observation {
-                value: f(&p),
-                point: p,
-            });
+            history.complete.push(Observation { value: f(&p), point: p });
         }
         history
     }
@@ -520,19 +474,9 @@ mod tests {
         };
         let mut shares = Vec::new();
         for seed in 0..5 {
-            let history = run(
-                &mut TpeSampler::new(seed, TpeConfig::default()),
-                &domain,
-                f,
-                60,
-            );
+            let history = run(&mut TpeSampler::new(seed, TpeConfig::default()), &domain, f, 60);
             let late = &history.complete[30..];
-            shares.push(
-                late.iter()
-                    .filter(|o| category_index(o.point[0], 6) == 4)
-                    .count() as f64
-                    / late.len() as f64,
-            );
+            shares.push(late.iter().filter(|o| category_index(o.point[0], 6) == 4).count() as f64 / late.len() as f64);
             assert!(
                 history.best().unwrap().value <= 1.0,
                 "seed {seed}: best {}",
@@ -601,12 +545,7 @@ mod tests {
             value: v,
         };
         let mut history = History {
-            complete: vec![
-                obs(0.2, 1.0),
-                obs(0.2, 1.0),
-                obs(0.7, 0.5),
-                obs(0.4, f64::NAN),
-            ],
+            complete: vec![obs(0.2, 1.0), obs(0.2, 1.0), obs(0.7, 0.5), obs(0.4, f64::NAN)],
             ..Default::default()
         };
         let first = sampler.suggest(&domain, &history).unwrap().unwrap();

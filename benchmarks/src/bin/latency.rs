@@ -25,10 +25,7 @@ fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let list = |s: String| {
         s.split(',')
-            .map(|v| {
-                v.parse::<usize>()
-                    .context("a comma-separated list of integers")
-            })
+            .map(|v| v.parse::<usize>().context("a comma-separated list of integers"))
             .collect::<Result<Vec<_>>>()
     };
     while let Some(flag) = args.next() {
@@ -43,9 +40,7 @@ fn main() -> Result<()> {
     }
     println!(
         "{strategy} suggestion latency (ms), median of {repeats}; {} cores\n",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );
     println!("| d | n | cold (fresh sampler) | warm (next call) |");
     println!("|---|---|---|---|");
@@ -73,28 +68,19 @@ fn main() -> Result<()> {
                         point,
                     });
                 }
-                let mut sampler =
-                    build_sampler(&strategy, repeat as u64, &SamplerOptions::default())?;
+                let mut sampler = build_sampler(&strategy, repeat as u64, &SamplerOptions::default())?;
                 let start = Instant::now();
-                let point = sampler
-                    .suggest(&domain, &history)?
-                    .context("a suggestion")?;
+                let point = sampler.suggest(&domain, &history)?.context("a suggestion")?;
                 cold.push(start.elapsed().as_secs_f64() * 1e3);
                 history.complete.push(Observation {
                     value: problem.function.evaluate_unit(&point),
                     point,
                 });
                 let start = Instant::now();
-                sampler
-                    .suggest(&domain, &history)?
-                    .context("a suggestion")?;
+                sampler.suggest(&domain, &history)?.context("a suggestion")?;
                 warm.push(start.elapsed().as_secs_f64() * 1e3);
             }
-            println!(
-                "| {d} | {n} | {:.1} | {:.1} |",
-                median(&mut cold),
-                median(&mut warm)
-            );
+            println!("| {d} | {n} | {:.1} | {:.1} |", median(&mut cold), median(&mut warm));
         }
     }
     Ok(())

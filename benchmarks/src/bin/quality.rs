@@ -4,9 +4,7 @@
 //!     [--strategies gp,random,sobol] [--problems branin,hartmann6,...] [--jobs N] [--out FILE.json]
 
 use anyhow::{bail, Context, Result};
-use bo_benchmarks::harness::{
-    mean, median, parallel_map, run_once, set_blas_threads, Problem, RunResult,
-};
+use bo_benchmarks::harness::{mean, median, parallel_map, run_once, set_blas_threads, Problem, RunResult};
 use bo_benchmarks::TestFunction;
 use bo_surrogates::SamplerOptions;
 
@@ -17,9 +15,7 @@ fn main() -> Result<()> {
     let mut seeds = 20;
     let mut strategies = "gp,random,sobol".to_string();
     let mut problems = DEFAULT_PROBLEMS.to_string();
-    let mut jobs = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let mut jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let mut out = None;
     let mut options = SamplerOptions::default();
     let mut args = std::env::args().skip(1);
@@ -71,7 +67,9 @@ fn main() -> Result<()> {
             .unwrap_or_else(|e| panic!("{strategy} on {}: {e}", problems[p].label()))
     });
 
-    println!("Final regret after {budget} evaluations, {seeds} seeds (median / mean; seconds per suggestion, median)\n");
+    println!(
+        "Final regret after {budget} evaluations, {seeds} seeds (median / mean; seconds per suggestion, median)\n"
+    );
     print!("| problem |");
     for s in &strategies {
         print!(" {s} |");
@@ -86,10 +84,7 @@ fn main() -> Result<()> {
                 .filter(|r| r.problem == problem.label() && r.strategy == *s)
                 .collect();
             let mut finals: Vec<f64> = runs.iter().map(|r| r.final_regret()).collect();
-            let mut times: Vec<f64> = runs
-                .iter()
-                .flat_map(|r| r.suggest_seconds.iter().copied())
-                .collect();
+            let mut times: Vec<f64> = runs.iter().flat_map(|r| r.suggest_seconds.iter().copied()).collect();
             print!(
                 " {:.3e} / {:.3e}; {:.3} s |",
                 median(&mut finals),
@@ -100,8 +95,7 @@ fn main() -> Result<()> {
         println!();
     }
     if let Some(path) = out {
-        std::fs::write(&path, serde_json::to_string(&results)?)
-            .with_context(|| format!("cannot write {path}"))?;
+        std::fs::write(&path, serde_json::to_string(&results)?).with_context(|| format!("cannot write {path}"))?;
         eprintln!("wrote {path}");
     }
     Ok(())

@@ -45,12 +45,7 @@ impl Default for AcquisitionOptimizer {
 
 impl AcquisitionOptimizer {
     /// Candidates: a scrambled Sobol set and Gaussian perturbations of `incumbents`.
-    pub fn candidate_pool(
-        &self,
-        domain: &Domain,
-        incumbents: &[Vec<f64>],
-        rng: &mut impl Rng,
-    ) -> Vec<Vec<f64>> {
+    pub fn candidate_pool(&self, domain: &Domain, incumbents: &[Vec<f64>], rng: &mut impl Rng) -> Vec<Vec<f64>> {
         let seed: u64 = rng.gen();
         let mut pool: Vec<Vec<f64>> = (0..self.pool_size as u32)
             .map(|i| domain.from_uniform(&sobol_point(i, domain.len(), seed)))
@@ -68,13 +63,7 @@ impl AcquisitionOptimizer {
                                 *u = (rng.gen_range(0..n) as f64 + 0.5) / n as f64;
                             }
                         }
-                        _ => {
-                            *u += sd
-                                * rand_distr::Distribution::<f64>::sample(
-                                    &rand_distr::StandardNormal,
-                                    rng,
-                                )
-                        }
+                        _ => *u += sd * rand_distr::Distribution::<f64>::sample(&rand_distr::StandardNormal, rng),
                     }
                 }
                 domain.snap(&mut p);
@@ -141,13 +130,7 @@ pub fn optimize_acquisition(
 }
 
 /// Projected, preconditioned gradient ascent with a backtracking step.
-fn ascend(
-    surface: &dyn Surface,
-    start: &[f64],
-    relaxed: &[usize],
-    scales: &[f64],
-    max_steps: usize,
-) -> Vec<f64> {
+fn ascend(surface: &dyn Surface, start: &[f64], relaxed: &[usize], scales: &[f64], max_steps: usize) -> Vec<f64> {
     let mut x = start.to_vec();
     if relaxed.is_empty() {
         return x;
@@ -155,10 +138,7 @@ fn ascend(
     let (mut value, mut grad) = surface.value_and_gradient(&x);
     let mut step = 0.05;
     for _ in 0..max_steps {
-        let direction: Vec<f64> = relaxed
-            .iter()
-            .map(|&j| scales[j] * scales[j] * grad[j])
-            .collect();
+        let direction: Vec<f64> = relaxed.iter().map(|&j| scales[j] * scales[j] * grad[j]).collect();
         let norm = direction.iter().map(|d| d * d).sum::<f64>().sqrt();
         if !(norm.is_finite() && norm > 1e-12 && value.is_finite()) {
             break;
@@ -194,17 +174,10 @@ mod tests {
     struct Bowl;
     impl Surface for Bowl {
         fn values(&self, points: &[Vec<f64>]) -> Vec<f64> {
-            points
-                .iter()
-                .map(|p| self.value_and_gradient(p).0)
-                .collect()
+            points.iter().map(|p| self.value_and_gradient(p).0).collect()
         }
         fn value_and_gradient(&self, p: &[f64]) -> (f64, Vec<f64>) {
-            let bonus = if category_index(p[2], 3) == 2 {
-                1.0
-            } else {
-                0.0
-            };
+            let bonus = if category_index(p[2], 3) == 2 { 1.0 } else { 0.0 };
             let v = -(p[0] - 0.3).powi(2) - (p[1] - 0.8).powi(2) + bonus;
             (v, vec![-2.0 * (p[0] - 0.3), -2.0 * (p[1] - 0.8), 0.0])
         }
@@ -230,17 +203,12 @@ mod tests {
             ..Default::default()
         };
         let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-        let best = optimize_acquisition(&Bowl, &domain, &[], &HashSet::new(), &settings, &mut rng)
-            .unwrap();
-        assert!(
-            (best[0] - 0.3).abs() < 1e-3 && (best[1] - 0.8).abs() < 1e-3,
-            "{best:?}"
-        );
+        let best = optimize_acquisition(&Bowl, &domain, &[], &HashSet::new(), &settings, &mut rng).unwrap();
+        assert!((best[0] - 0.3).abs() < 1e-3 && (best[1] - 0.8).abs() < 1e-3, "{best:?}");
         assert_eq!(category_index(best[2], 3), 2);
 
         let taken: HashSet<_> = [domain.key(&best)].into();
-        let second =
-            optimize_acquisition(&Bowl, &domain, &[], &taken, &settings, &mut rng).unwrap();
+        let second = optimize_acquisition(&Bowl, &domain, &[], &taken, &settings, &mut rng).unwrap();
         assert_ne!(domain.key(&second), domain.key(&best));
     }
 }

@@ -18,10 +18,7 @@ impl Kernel {
             Kernel::Matern52 => {
                 let s5r = (5.0 * r2).sqrt();
                 let e = (-s5r).exp();
-                (
-                    (1.0 + s5r + 5.0 / 3.0 * r2) * e,
-                    5.0 / 3.0 * (1.0 + s5r) * e,
-                )
+                ((1.0 + s5r + 5.0 / 3.0 * r2) * e, 5.0 / 3.0 * (1.0 + s5r) * e)
             }
             Kernel::Rbf => {
                 let k = (-0.5 * r2).exp();
@@ -53,14 +50,9 @@ mod tests {
         for kernel in [Kernel::Matern52, Kernel::Rbf] {
             for &r2 in &[0.01, 0.5, 2.0, 9.0] {
                 let h = 1e-7;
-                let dk_dr2 = (kernel.value_and_factor(r2 + h).0
-                    - kernel.value_and_factor(r2 - h).0)
-                    / (2.0 * h);
+                let dk_dr2 = (kernel.value_and_factor(r2 + h).0 - kernel.value_and_factor(r2 - h).0) / (2.0 * h);
                 let (_, g) = kernel.value_and_factor(r2);
-                assert!(
-                    (-2.0 * r2 * dk_dr2 - g * r2).abs() < 1e-6,
-                    "{kernel:?} r2={r2}"
-                );
+                assert!((-2.0 * r2 * dk_dr2 - g * r2).abs() < 1e-6, "{kernel:?} r2={r2}");
             }
         }
     }

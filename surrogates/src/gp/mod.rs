@@ -12,9 +12,7 @@ use ndarray::{Array1, Array2, Axis};
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-use crate::acquisition::{
-    optimize_acquisition, Acquisition, AcquisitionKind, AcquisitionOptimizer, Surface,
-};
+use crate::acquisition::{optimize_acquisition, Acquisition, AcquisitionKind, AcquisitionOptimizer, Surface};
 use crate::domain::category_index;
 use crate::sobol::SobolSampler;
 use crate::{per_call_rng, DimKind, Domain, History, Sampler, SamplerError};
@@ -115,9 +113,7 @@ impl Surface for AcquisitionSurface<'_> {
         if points.is_empty() {
             return Vec::new();
         }
-        let (mean, var) = self
-            .posterior
-            .predict(self.encoder.encode_all(points.iter()).view());
+        let (mean, var) = self.posterior.predict(self.encoder.encode_all(points.iter()).view());
         mean.iter()
             .zip(&var)
             .map(|(&m, &v)| self.acquisition.score(m, v.sqrt()).value)
@@ -166,18 +162,11 @@ fn standardize(values: &[f64]) -> Array1<f64> {
 
 impl GpSampler {
     fn initial_points(&self, domain: &Domain) -> usize {
-        self.config
-            .initial_points
-            .unwrap_or((2 * domain.len()).max(5))
+        self.config.initial_points.unwrap_or((2 * domain.len()).max(5))
     }
 
     /// Hyperparameters fitted on (a subset of) the observations.
-    fn fit(
-        &mut self,
-        x: &Array2<f64>,
-        y: &Array1<f64>,
-        rng: &mut impl Rng,
-    ) -> Result<Hyperparameters, SamplerError> {
+    fn fit(&mut self, x: &Array2<f64>, y: &Array1<f64>, rng: &mut impl Rng) -> Result<Hyperparameters, SamplerError> {
         let (x_fit, y_fit) = if x.nrows() > self.config.max_fit_points {
             // The best quarter always, the rest drawn at random.
             let mut order: Vec<usize> = (0..y.len()).collect();
@@ -205,40 +194,21 @@ impl GpSampler {
                 (vec![prior.centre(d), short], 80)
             }
         };
-        let hyper = fit_hyperparameters(
-            self.config.kernel,
-            x_fit.view(),
-            y_fit.view(),
-            &starts,
-            max_iters,
-        )
-        .ok_or_else(|| {
-            SamplerError::Numerical("the kernel matrix could not be factorized at any start".into())
-        })?;
+        let hyper = fit_hyperparameters(self.config.kernel, x_fit.view(), y_fit.view(), &starts, max_iters)
+            .ok_or_else(|| SamplerError::Numerical("the kernel matrix could not be factorized at any start".into()))?;
         self.last_theta = Some(hyper.theta.clone());
         Ok(hyper)
     }
 }
 
 impl Sampler for GpSampler {
-    fn suggest(
-        &mut self,
-        domain: &Domain,
-        history: &History,
-    ) -> Result<Option<Vec<f64>>, SamplerError> {
-        let observed: Vec<_> = history
-            .complete
-            .iter()
-            .filter(|o| o.value.is_finite())
-            .collect();
+    fn suggest(&mut self, domain: &Domain, history: &History) -> Result<Option<Vec<f64>>, SamplerError> {
+        let observed: Vec<_> = history.complete.iter().filter(|o| o.value.is_finite()).collect();
         if observed.len() < self.initial_points(domain) {
             return SobolSampler::new(self.seed).suggest(domain, history);
         }
         let taken = history.taken(domain);
-        if domain
-            .cardinality()
-            .is_some_and(|n| taken.len() as u128 >= n)
-        {
+        if domain.cardinality().is_some_and(|n| taken.len() as u128 >= n) {
             return Ok(None);
         }
         let mut rng = per_call_rng(self.seed, history);
@@ -248,9 +218,8 @@ impl Sampler for GpSampler {
         let hyper = self.fit(&x, &y, &mut rng)?;
         let kernel = self.config.kernel;
         let condition = |x: &Array2<f64>, y: &Array1<f64>| {
-            Posterior::new(kernel, &hyper, x.view(), y.view()).ok_or_else(|| {
-                SamplerError::Numerical("the kernel matrix could not be factorized".into())
-            })
+            Posterior::new(kernel, &hyper, x.view(), y.view())
+                .ok_or_else(|| SamplerError::Numerical("the kernel matrix could not be factorized".into()))
         };
         let mut posterior = condition(&x, &y)?;
         // The incumbent: the best observation (standardized).
@@ -262,17 +231,12 @@ impl Sampler for GpSampler {
             // A believed value is an incumbent too, or EI would crowd next to it.
             best = believed.iter().copied().fold(best, f64::min);
             let x_all = ndarray::concatenate(Axis(0), &[x.view(), xp.view()]).expect("same width");
-            let y_all =
-                ndarray::concatenate(Axis(0), &[y.view(), believed.view()]).expect("vectors");
+            let y_all = ndarray::concatenate(Axis(0), &[y.view(), believed.view()]).expect("vectors");
             posterior = condition(&x_all, &y_all)?;
         }
         let mut order: Vec<usize> = (0..observed.len()).collect();
         order.sort_by(|&a, &b| observed[a].value.total_cmp(&observed[b].value));
-        let incumbents: Vec<Vec<f64>> = order
-            .iter()
-            .take(3)
-            .map(|&i| observed[i].point.clone())
-            .collect();
+        let incumbents: Vec<Vec<f64>> = order.iter().take(3).map(|&i| observed[i].point.clone()).collect();
 
         let choice = match self.config.acquisition.pointwise(best) {
             Some(acquisition) => {
@@ -281,14 +245,7 @@ impl Sampler for GpSampler {
                     encoder: &encoder,
                     acquisition: acquisition.as_ref(),
                 };
-                optimize_acquisition(
-                    &surface,
-                    domain,
-                    &incumbents,
-                    &taken,
-                    &self.config.optimizer,
-                    &mut rng,
-                )
+                optimize_acquisition(&surface, domain, &incumbents, &taken, &self.config.optimizer, &mut rng)
             }
             None => thompson_choice(
                 &posterior,
@@ -330,9 +287,7 @@ fn thompson_choice(
     let xq = encoder.encode_all(pool.iter());
     let (mean, cov) = posterior.joint(xq.view());
     let l = model::lower_cholesky(cov).ok_or_else(|| {
-        SamplerError::Numerical(
-            "Thompson sampling: the posterior covariance could not be factorized".into(),
-        )
+        SamplerError::Numerical("Thompson sampling: the posterior covariance could not be factorized".into())
     })?;
     let z: Array1<f64> = (0..pool.len())
         .map(|_| rand_distr::Distribution::<f64>::sample(&rand_distr::StandardNormal, rng))
@@ -465,12 +420,7 @@ mod tests {
     #[test]
     fn pending_points_make_parallel_suggestions_differ() {
         let domain = Domain::new(vec![Dim::continuous("x"), Dim::continuous("y")]);
-        let mut history = run(
-            &domain,
-            |p| (p[0] - 0.6).powi(2) + p[1],
-            8,
-            GpConfig::default(),
-        );
+        let mut history = run(&domain, |p| (p[0] - 0.6).powi(2) + p[1], 8, GpConfig::default());
         let mut sampler = GpSampler::new(9, GpConfig::default());
         let first = sampler.suggest(&domain, &history).unwrap().unwrap();
         history.pending.push(first.clone());
@@ -498,20 +448,12 @@ mod tests {
                 prior: DimPrior::Uniform,
             },
         ]);
-        let f = |p: &[f64]| {
-            (category_index(p[0], 4) as f64 - 2.0).abs() + category_index(p[1], 3) as f64
-        };
+        let f = |p: &[f64]| (category_index(p[0], 4) as f64 - 2.0).abs() + category_index(p[1], 3) as f64;
         let mut sampler = GpSampler::new(5, GpConfig::default());
         let mut history = History::default();
         while let Some(p) = sampler.suggest(&domain, &history).unwrap() {
-            history.complete.push(Observation {
-                value: f(&p),
-                point: p,
-            });
-            assert!(
-                history.complete.len() <= 12,
-                "a 12-point space was exceeded"
-            );
+            history.complete.push(Observation { value: f(&p), point: p });
+            assert!(history.complete.len() <= 12, "a 12-point space was exceeded");
         }
         assert_eq!(history.complete.len(), 12);
         assert_eq!(history.taken(&domain).len(), 12);

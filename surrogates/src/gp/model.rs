@@ -88,8 +88,7 @@ fn squared_distances(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
     let norms_a: Array1<f64> = a.rows().into_iter().map(|r| r.dot(&r)).collect();
     let norms_b: Array1<f64> = b.rows().into_iter().map(|r| r.dot(&r)).collect();
     let mut d = a.dot(&b.t());
-    ndarray::Zip::indexed(&mut d)
-        .for_each(|(i, j), v| *v = (norms_a[i] + norms_b[j] - 2.0 * *v).max(0.0));
+    ndarray::Zip::indexed(&mut d).for_each(|(i, j), v| *v = (norms_a[i] + norms_b[j] - 2.0 * *v).max(0.0));
     d
 }
 
@@ -123,10 +122,7 @@ fn scale_columns(x: ArrayView2<f64>, lengthscales: &[f64]) -> Array2<f64> {
 }
 
 /// Cholesky of `k + σ²I`, adding jitter until it factorizes.
-fn factorize_with_jitter(
-    mut k: Array2<f64>,
-    noise: f64,
-) -> Option<CholeskyFactorized<ndarray::OwnedRepr<f64>>> {
+fn factorize_with_jitter(mut k: Array2<f64>, noise: f64) -> Option<CholeskyFactorized<ndarray::OwnedRepr<f64>>> {
     let n = k.nrows();
     let mean_diag = k.diag().sum() / n.max(1) as f64;
     k.diag_mut().mapv_inplace(|v| v + noise);
@@ -238,14 +234,8 @@ impl MapProblem {
                 return Ok((*v, g.clone()));
             }
         }
-        let (value, grad) = objective(
-            self.kernel,
-            self.x.view(),
-            self.y.view(),
-            &self.prior,
-            &theta,
-        )
-        .ok_or_else(|| ArgminError::msg("kernel matrix could not be factorized"))?;
+        let (value, grad) = objective(self.kernel, self.x.view(), self.y.view(), &self.prior, &theta)
+            .ok_or_else(|| ArgminError::msg("kernel matrix could not be factorized"))?;
         let mut best = self.best.lock().unwrap();
         if best.as_ref().is_none_or(|(_, b)| value < *b) {
             *best = Some((theta.clone(), value));
@@ -300,11 +290,7 @@ pub fn fit_hyperparameters(
             .and_then(|s| s.with_tolerance_cost(1e-6))
             .map(|solver| {
                 Executor::new(problem, solver)
-                    .configure(|state| {
-                        state
-                            .param(Array1::from(start.clone()))
-                            .max_iters(max_iters)
-                    })
+                    .configure(|state| state.param(Array1::from(start.clone())).max_iters(max_iters))
                     .run()
             });
         // Whatever argmin reports, the best point evaluated is a valid answer.
@@ -341,12 +327,7 @@ pub struct PointPrediction {
 const MIN_VARIANCE: f64 = 1e-12;
 
 impl Posterior {
-    pub fn new(
-        kernel: Kernel,
-        hyper: &Hyperparameters,
-        x: ArrayView2<f64>,
-        y: ArrayView1<f64>,
-    ) -> Option<Self> {
+    pub fn new(kernel: Kernel, hyper: &Hyperparameters, x: ArrayView2<f64>, y: ArrayView1<f64>) -> Option<Self> {
         let lengthscales = hyper.lengthscales();
         let signal_variance = hyper.signal_variance();
         let x_scaled = scale_columns(x, &lengthscales);
@@ -391,11 +372,7 @@ impl Posterior {
 
     /// Mean and sd at one point, with gradients in each input.
     pub fn predict_with_gradient(&self, x: &[f64]) -> PointPrediction {
-        let xq: Vec<f64> = x
-            .iter()
-            .zip(&self.lengthscales)
-            .map(|(v, l)| v / l)
-            .collect();
+        let xq: Vec<f64> = x.iter().zip(&self.lengthscales).map(|(v, l)| v / l).collect();
         let n = self.x_scaled.nrows();
         let d = xq.len();
         let mut k = Array1::zeros(n);
@@ -438,14 +415,7 @@ mod tests {
     use ndarray::array;
 
     fn toy() -> (Array2<f64>, Array1<f64>) {
-        let x = array![
-            [0.1, 0.2],
-            [0.4, 0.9],
-            [0.8, 0.3],
-            [0.5, 0.5],
-            [0.95, 0.7],
-            [0.2, 0.6]
-        ];
+        let x = array![[0.1, 0.2], [0.4, 0.9], [0.8, 0.3], [0.5, 0.5], [0.95, 0.7], [0.2, 0.6]];
         let y = x.map_axis(Axis(1), |r| (3.0_f64 * r[0]).sin() + r[1] * r[1] - 0.5);
         (x, y)
     }
@@ -462,12 +432,8 @@ mod tests {
                 let (mut up, mut down) = (theta.clone(), theta.clone());
                 up[j] += h;
                 down[j] -= h;
-                let fd = (objective(kernel, x.view(), y.view(), &prior, &up)
-                    .unwrap()
-                    .0
-                    - objective(kernel, x.view(), y.view(), &prior, &down)
-                        .unwrap()
-                        .0)
+                let fd = (objective(kernel, x.view(), y.view(), &prior, &up).unwrap().0
+                    - objective(kernel, x.view(), y.view(), &prior, &down).unwrap().0)
                     / (2.0 * h);
                 assert!(
                     (grad[j] - fd).abs() < 1e-4 * fd.abs().max(1.0),
@@ -494,10 +460,7 @@ mod tests {
             let (mut up, mut down) = (p, p);
             up[j] += h;
             down[j] -= h;
-            let (a, b) = (
-                post.predict_with_gradient(&up),
-                post.predict_with_gradient(&down),
-            );
+            let (a, b) = (post.predict_with_gradient(&up), post.predict_with_gradient(&down));
             let (fm, fs) = ((a.mean - b.mean) / (2.0 * h), (a.sd - b.sd) / (2.0 * h));
             assert!((pred.d_mean[j] - fm).abs() < 1e-5 * fm.abs().max(1.0));
             assert!((pred.d_sd[j] - fs).abs() < 1e-5 * fs.abs().max(1.0));
@@ -508,19 +471,8 @@ mod tests {
     fn map_fit_interpolates_noise_free_data_and_survives_duplicates() {
         let (x, y) = toy();
         let prior = Prior::for_dims(2);
-        let hyper = fit_hyperparameters(
-            Kernel::Matern52,
-            x.view(),
-            y.view(),
-            &[prior.centre(2)],
-            100,
-        )
-        .unwrap();
-        assert!(
-            hyper.noise_variance() < 1e-2,
-            "noise {}",
-            hyper.noise_variance()
-        );
+        let hyper = fit_hyperparameters(Kernel::Matern52, x.view(), y.view(), &[prior.centre(2)], 100).unwrap();
+        assert!(hyper.noise_variance() < 1e-2, "noise {}", hyper.noise_variance());
         let post = Posterior::new(Kernel::Matern52, &hyper, x.view(), y.view()).unwrap();
         let (mean, _) = post.predict(x.view());
         for (m, t) in mean.iter().zip(&y) {
