@@ -75,7 +75,7 @@ pub fn show(out: &mut impl Write, study: &StudyRecord, trials: &[TrialRecord]) -
             };
             [
                 t.number.to_string(),
-                state_label(t).into(),
+                state_label(t),
                 t.value.map(format_value).unwrap_or_else(|| "–".into()),
                 seconds,
                 detail,
@@ -233,6 +233,7 @@ pub fn export_csv(out: &mut impl Write, trials: &[TrialRecord]) -> Result<()> {
         "error",
         "host",
         "git_commit",
+        "retest_of",
     ];
     w.write_record(
         fixed
