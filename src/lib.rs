@@ -5,6 +5,7 @@
 //! what evaluates trials ([`objective`]), the loop ([`study`]), re-testing the
 //! winners ([`retest`]) and the views of results ([`report`]). The binary in `main.rs` is the command line.
 
+pub mod bench;
 pub mod objective;
 pub mod report;
 pub mod retest;

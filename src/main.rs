@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use bo::bench::BenchSettings;
 use bo::objective::{FunctionObjective, Objective, ProgramObjective, INTERRUPTED};
 use bo::report;
 use bo::space::{Goal, Sweep};
@@ -38,6 +39,38 @@ A program objective gets each trial's parameters as --name=value arguments (the 
 its environment. It reports by printing JSON lines such as {\"val_loss\": 0.31, \"step\": 3};
 each is an intermediate value and the last is the result.")]
     Run(RunArgs),
+    /// Compare strategies on a benchmark suite over many seeds: table, JSON and plots.
+    Bench {
+        /// synthetic (the test functions, noise-free and noisy), lcbench or cifar10.
+        #[arg(long, default_value = "synthetic")]
+        suite: String,
+        /// Only these problems of the suite, comma-separated (e.g. branin,hartmann6+noise0.1).
+        #[arg(long, value_delimiter = ',')]
+        problems: Option<Vec<String>>,
+        /// Strategies to compare, comma-separated.
+        #[arg(long, default_value = "gp,tpe,lipo,random", value_delimiter = ',')]
+        surrogates: Vec<String>,
+        /// Trials per study.
+        #[arg(long, default_value_t = 40)]
+        budget: usize,
+        /// Seeds per (problem, strategy).
+        #[arg(long, default_value_t = 20)]
+        seeds: usize,
+        /// Studies run at once (default: the cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// The peers' results (benchmarks/peers/run_peers.py), merged into the table.
+        #[arg(long)]
+        peers: Option<PathBuf>,
+        /// Where results.json, table.md and plots/ go.
+        #[arg(long, default_value = "bench-results")]
+        out: PathBuf,
+        /// The benchmark's studies; a second run with the same settings reuses them.
+        #[arg(long, default_value = "bench.db")]
+        storage: PathBuf,
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Re-test the best configurations with fresh seeds: how much of their score was luck.
     Retest {
         study: String,
@@ -143,6 +176,29 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Commands::Run(args) => run(args),
+        Commands::Bench {
+            suite,
+            problems,
+            surrogates,
+            budget,
+            seeds,
+            jobs,
+            peers,
+            out,
+            storage,
+            quiet,
+        } => bench(BenchSettings {
+            suite,
+            only: problems,
+            strategies: surrogates,
+            budget,
+            seeds,
+            jobs: jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
+            storage_path: storage,
+            out_dir: out,
+            peers,
+            quiet,
+        }),
         Commands::Retest {
             study,
             top_k,
@@ -180,6 +236,17 @@ fn load_study(storage: &Storage, name: &str) -> Result<StudyRecord> {
             }
         )
     })
+}
+
+fn bench(settings: BenchSettings) -> Result<ExitCode> {
+    if settings.budget < 2 || settings.seeds == 0 {
+        bail!("--budget must be at least 2 and --seeds at least 1");
+    }
+    handle_ctrl_c()?;
+    bo::bench::run(&settings)?;
+    print!("{}", std::fs::read_to_string(settings.out_dir.join("table.md"))?);
+    eprintln!("wrote {}/results.json, table.md and plots/", settings.out_dir.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Installs the Ctrl-C handler: the first press stops the running trial.

@@ -204,8 +204,16 @@ impl Storage {
         let conn =
             Connection::open(path).with_context(|| format!("cannot open the study database {}", path.display()))?;
         conn.busy_timeout(Duration::from_secs(60))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        // Switching to WAL takes an exclusive lock; workers opening a WAL file
+        // at once must not all ask for it.
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+        }
+        // In WAL mode a commit survives the death of the process at NORMAL; only
+        // an OS crash or power loss could take the last commits. FULL would
+        // fsync every trial, which benchmarks of thousands of trials feel.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)
             .with_context(|| format!("{} is not a bo study database", path.display()))?;

@@ -589,3 +589,67 @@ fn retest_exposes_the_luck_of_a_pure_noise_winner() {
         "{shown}"
     );
 }
+
+#[test]
+fn bench_writes_json_table_and_plots_and_reuses_its_studies() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let args = [
+        "bench",
+        "--problems",
+        "branin,six_hump_camel",
+        "--surrogates",
+        "random,sobol",
+        "--budget",
+        "6",
+        "--seeds",
+        "5",
+        "--out",
+        "out",
+        "--quiet",
+    ];
+    let table = ok(bo(d, &args));
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(d.join("out/results.json")).unwrap()).unwrap();
+    assert_eq!(doc["references"].as_array().unwrap().len(), 2);
+    let runs = doc["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2 * 2 * 5);
+    for run in runs {
+        let regret: Vec<f64> = run["regret"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(regret.len(), 6);
+        assert!(
+            regret.windows(2).all(|w| w[1] <= w[0]) && regret[5] >= 0.0,
+            "best-so-far regret only falls: {regret:?}"
+        );
+    }
+    for problem in ["branin", "six_hump_camel"] {
+        assert!(
+            table
+                .lines()
+                .any(|l| l.starts_with(&format!("| {problem} |")) && l.matches('/').count() == 2),
+            "{table}"
+        );
+        let svg = std::fs::read_to_string(d.join(format!("out/plots/{problem}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() >= 2 && svg.contains("sobol"));
+    }
+    assert!(table.contains("| random |") && table.contains("| sobol |"));
+    assert_eq!(std::fs::read_to_string(d.join("out/table.md")).unwrap(), table);
+    // Each study is stored like any other; a second run reuses them.
+    let studies = |d: &Path| {
+        ok(bo(d, &["studies", "--storage", "bench.db"]))
+            .lines()
+            .filter(|l| l.starts_with("bench-"))
+            .count()
+    };
+    assert_eq!(studies(d), 20);
+    ok(bo(d, &args));
+    assert_eq!(studies(d), 20);
+    let again: Value = serde_json::from_str(&std::fs::read_to_string(d.join("out/results.json")).unwrap()).unwrap();
+    assert_eq!(again["runs"], doc["runs"], "reused studies are read back unchanged");
+    let out = bo(d, &["bench", "--problems", "nowhere", "--quiet"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no problem `nowhere`"));
+}

@@ -2,5 +2,9 @@
 
 pub mod functions;
 pub mod harness;
+pub mod plot;
+pub mod report;
+pub mod stats;
+pub mod suite;
 
 pub use functions::{TestFunction, FUNCTION_NAMES};

@@ -11,7 +11,8 @@
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use bo_benchmarks::harness::{median, Problem};
+use bo_benchmarks::harness::Problem;
+use bo_benchmarks::stats::median;
 use bo_benchmarks::TestFunction;
 use bo_surrogates::{build_sampler, History, Observation, SamplerOptions};
 use rand::rngs::StdRng;
@@ -80,7 +81,7 @@ fn main() -> Result<()> {
                 sampler.suggest(&domain, &history)?.context("a suggestion")?;
                 warm.push(start.elapsed().as_secs_f64() * 1e3);
             }
-            println!("| {d} | {n} | {:.1} | {:.1} |", median(&mut cold), median(&mut warm));
+            println!("| {d} | {n} | {:.1} | {:.1} |", median(&cold), median(&warm));
         }
     }
     Ok(())

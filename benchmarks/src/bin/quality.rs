@@ -4,7 +4,8 @@
 //!     [--strategies gp,random,sobol] [--problems branin,hartmann6,...] [--jobs N] [--out FILE.json]
 
 use anyhow::{bail, Context, Result};
-use bo_benchmarks::harness::{mean, median, parallel_map, run_once, set_blas_threads, Problem, RunResult};
+use bo_benchmarks::harness::{parallel_map, run_once, set_blas_threads, Problem, RunResult};
+use bo_benchmarks::stats::{mean, median};
 use bo_benchmarks::TestFunction;
 use bo_surrogates::SamplerOptions;
 
@@ -83,13 +84,13 @@ fn main() -> Result<()> {
                 .iter()
                 .filter(|r| r.problem == problem.label() && r.strategy == *s)
                 .collect();
-            let mut finals: Vec<f64> = runs.iter().map(|r| r.final_regret()).collect();
-            let mut times: Vec<f64> = runs.iter().flat_map(|r| r.suggest_seconds.iter().copied()).collect();
+            let finals: Vec<f64> = runs.iter().map(|r| r.final_regret()).collect();
+            let times: Vec<f64> = runs.iter().flat_map(|r| r.suggest_seconds.iter().copied()).collect();
             print!(
                 " {:.3e} / {:.3e}; {:.3} s |",
-                median(&mut finals),
+                median(&finals),
                 mean(&finals),
-                median(&mut times)
+                median(&times)
             );
         }
         println!();

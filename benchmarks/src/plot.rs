@@ -1,0 +1,82 @@
+//! Convergence plots: normalized regret against trials, median and interquartile band.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use crate::stats::quantile;
+use crate::suite::{Reference, RunRecord};
+
+/// Smallest normalized regret the log axis shows.
+const FLOOR: f64 = 1e-5;
+
+/// Writes one SVG for `reference.problem` with a line and band per strategy.
+pub fn convergence(path: &Path, reference: &Reference, runs: &[&RunRecord]) -> anyhow::Result<()> {
+    let mut strategies: Vec<&str> = runs.iter().map(|r| r.strategy.as_str()).collect();
+    strategies.sort();
+    strategies.dedup();
+    let budget = runs.iter().map(|r| r.regret.len()).max().unwrap_or(1).max(2);
+    let curves: Vec<(&str, Vec<(f64, f64, f64)>)> = strategies
+        .iter()
+        .map(|s| {
+            let mine: Vec<&&RunRecord> = runs.iter().filter(|r| r.strategy == *s).collect();
+            let band = (0..budget)
+                .map(|t| {
+                    let values: Vec<f64> = mine
+                        .iter()
+                        .filter_map(|r| r.regret.get(t))
+                        .map(|v| reference.normalize(*v).max(FLOOR))
+                        .collect();
+                    (quantile(&values, 0.25), quantile(&values, 0.5), quantile(&values, 0.75))
+                })
+                .collect();
+            (*s, band)
+        })
+        .collect();
+    let top = curves
+        .iter()
+        .flat_map(|(_, b)| b.iter().map(|v| v.2))
+        .filter(|v| v.is_finite())
+        .fold(1.0f64, f64::max)
+        * 2.0;
+    let root = SVGBackend::new(path, (720, 450)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("{}: normalized regret (median, interquartile band)", reference.problem),
+            ("sans-serif", 18),
+        )
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(60)
+        .build_cartesian_2d(1..budget, (FLOOR..top).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("trial")
+        .y_desc("normalized regret")
+        .draw()?;
+    for (i, (strategy, band)) in curves.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let points = |k: usize| {
+            band.iter()
+                .enumerate()
+                .filter(move |(_, v)| [v.0, v.1, v.2][k].is_finite())
+                .map(move |(t, v)| (t + 1, [v.0, v.1, v.2][k]))
+        };
+        let polygon: Vec<(usize, f64)> = points(2)
+            .chain(points(0).collect::<Vec<_>>().into_iter().rev())
+            .collect();
+        chart.draw_series(std::iter::once(Polygon::new(polygon, color.mix(0.15).filled())))?;
+        chart
+            .draw_series(LineSeries::new(points(1), color.stroke_width(2)))?
+            .label(*strategy)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}

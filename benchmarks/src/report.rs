@@ -1,0 +1,280 @@
+//! The benchmark's verdict: normalized regret per problem, mean rank, paired
+//! wins and losses, suggestion overhead, and how much noisy problems fooled
+//! each strategy.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::stats::{mean, median, ranks, wilcoxon_signed_rank};
+use crate::suite::{Reference, RunRecord};
+
+/// Significance level of the paired test behind wins and losses.
+pub const ALPHA: f64 = 0.05;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Cell {
+    pub problem: String,
+    pub strategy: String,
+    pub seeds: usize,
+    pub median: f64,
+    pub mean: f64,
+    /// Mean over seeds of the believed (observed) and true regret of the pick.
+    pub believed_regret: f64,
+    pub true_regret: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StrategyLine {
+    pub strategy: String,
+    pub mean_rank: f64,
+    /// (problem, other strategy) pairs where the paired test favours it, or the other.
+    pub wins: usize,
+    pub losses: usize,
+    pub suggest_seconds: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub budget: usize,
+    pub cells: Vec<Cell>,
+    pub strategies: Vec<StrategyLine>,
+}
+
+fn final_normalized(run: &RunRecord, reference: &Reference) -> f64 {
+    reference.normalize(*run.regret.last().unwrap_or(&f64::NAN))
+}
+
+pub fn summarize(runs: &[RunRecord], references: &[Reference]) -> Summary {
+    let strategies: Vec<String> = runs
+        .iter()
+        .map(|r| r.strategy.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let problems: Vec<&Reference> = references
+        .iter()
+        .filter(|r| runs.iter().any(|run| run.problem == r.problem))
+        .collect();
+    let runs_of =
+        |p: &str, s: &str| -> Vec<&RunRecord> { runs.iter().filter(|r| r.problem == p && r.strategy == s).collect() };
+    let mut cells = Vec::new();
+    let mut rank_sums = vec![0.0; strategies.len()];
+    let mut rank_counts = vec![0usize; strategies.len()];
+    let (mut wins, mut losses) = (vec![0usize; strategies.len()], vec![0usize; strategies.len()]);
+    for reference in &problems {
+        let mut medians = Vec::new();
+        for s in &strategies {
+            let rs = runs_of(&reference.problem, s);
+            let finals: Vec<f64> = rs.iter().map(|r| final_normalized(r, reference)).collect();
+            let last = |v: &Vec<f64>| v.last().copied().unwrap_or(f64::NAN);
+            medians.push(median(&finals));
+            if !rs.is_empty() {
+                cells.push(Cell {
+                    problem: reference.problem.clone(),
+                    strategy: s.clone(),
+                    seeds: rs.len(),
+                    median: median(&finals),
+                    mean: mean(&finals),
+                    believed_regret: mean(&rs.iter().map(|r| last(&r.believed_regret)).collect::<Vec<_>>()),
+                    true_regret: mean(&rs.iter().map(|r| last(&r.regret)).collect::<Vec<_>>()),
+                });
+            }
+        }
+        // Ranks among the strategies that ran this problem.
+        let present: Vec<usize> = (0..strategies.len()).filter(|&i| medians[i].is_finite()).collect();
+        let r = ranks(&present.iter().map(|&i| medians[i]).collect::<Vec<_>>());
+        for (k, &i) in present.iter().enumerate() {
+            rank_sums[i] += r[k];
+            rank_counts[i] += 1;
+        }
+        // Paired over the seeds both strategies ran.
+        for a in 0..strategies.len() {
+            for b in 0..strategies.len() {
+                if a == b {
+                    continue;
+                }
+                let (ra, rb) = (
+                    runs_of(&reference.problem, &strategies[a]),
+                    runs_of(&reference.problem, &strategies[b]),
+                );
+                let pairs: Vec<(f64, f64)> = ra
+                    .iter()
+                    .filter_map(|x| {
+                        rb.iter()
+                            .find(|y| y.seed == x.seed)
+                            .map(|y| (final_normalized(x, reference), final_normalized(y, reference)))
+                    })
+                    .collect();
+                if pairs.len() < 5 {
+                    continue;
+                }
+                let (xa, xb): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
+                if wilcoxon_signed_rank(&xa, &xb) < ALPHA {
+                    if median(&xa) < median(&xb) {
+                        wins[a] += 1;
+                    } else if median(&xa) > median(&xb) {
+                        losses[a] += 1;
+                    }
+                }
+            }
+        }
+    }
+    let strategy_lines = strategies
+        .iter()
+        .enumerate()
+        .map(|(i, s)| StrategyLine {
+            strategy: s.clone(),
+            mean_rank: rank_sums[i] / rank_counts[i].max(1) as f64,
+            wins: wins[i],
+            losses: losses[i],
+            suggest_seconds: mean(
+                &runs
+                    .iter()
+                    .filter(|r| &r.strategy == s)
+                    .map(|r| r.suggest_seconds)
+                    .collect::<Vec<_>>(),
+            ),
+        })
+        .collect();
+    Summary {
+        budget: references.first().map_or(0, |r| r.budget),
+        cells,
+        strategies: strategy_lines,
+    }
+}
+
+fn sci(v: f64) -> String {
+    if v.is_nan() {
+        "–".into()
+    } else if v == 0.0 || (1e-2..1e3).contains(&v.abs()) {
+        format!("{v:.3}")
+    } else {
+        format!("{v:.2e}")
+    }
+}
+
+/// The summary as Markdown tables.
+pub fn markdown(summary: &Summary) -> String {
+    let strategies: Vec<&str> = summary.strategies.iter().map(|s| s.strategy.as_str()).collect();
+    let problems: Vec<&str> = summary
+        .cells
+        .iter()
+        .map(|c| c.problem.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let cell = |p: &str, s: &str| summary.cells.iter().find(|c| c.problem == p && c.strategy == s);
+    let mut out = format!(
+        "Final normalized regret after {} trials, median / mean over seeds (0 = the optimum, 1 = random search's expected best at this budget):\n\n| problem | {} |\n|---|{}\n",
+        summary.budget,
+        strategies.join(" | "),
+        "---|".repeat(strategies.len())
+    );
+    for p in &problems {
+        out += &format!("| {p} |");
+        for s in &strategies {
+            out += &match cell(p, s) {
+                Some(c) => format!(" {} / {} |", sci(c.median), sci(c.mean)),
+                None => " – |".into(),
+            };
+        }
+        out += "\n";
+    }
+    out += &format!(
+        "\n| strategy | mean rank | wins | losses | seconds per suggestion |\n|---|---|---|---|---|\n{}",
+        summary
+            .strategies
+            .iter()
+            .map(|s| format!(
+                "| {} | {:.2} | {} | {} | {} |\n",
+                s.strategy,
+                s.mean_rank,
+                s.wins,
+                s.losses,
+                sci(s.suggest_seconds)
+            ))
+            .collect::<String>()
+    );
+    out += &format!("\nWins and losses: (problem, other strategy) pairs where a Wilcoxon signed-rank test over paired seeds gives p < {ALPHA}.\n");
+    let noisy: Vec<&&str> = problems.iter().filter(|p| p.contains("+noise")).collect();
+    if !noisy.is_empty() {
+        out += "\nNoisy problems: the regret each strategy believed (its pick's observed value) and the pick's true regret, mean over seeds:\n\n";
+        out += &format!(
+            "| problem | {} |\n|---|{}\n",
+            strategies.join(" | "),
+            "---|".repeat(strategies.len())
+        );
+        for p in noisy {
+            out += &format!("| {p} |");
+            for s in &strategies {
+                out += &match cell(p, s) {
+                    Some(c) => format!(" believed {} · true {} |", sci(c.believed_regret), sci(c.true_regret)),
+                    None => " – |".into(),
+                };
+            }
+            out += "\n";
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(problem: &str, strategy: &str, seed: u64, last: f64) -> RunRecord {
+        RunRecord {
+            problem: problem.into(),
+            strategy: strategy.into(),
+            seed,
+            regret: vec![1.0, last],
+            believed_regret: vec![1.0, last / 2.0],
+            suggest_seconds: 0.01,
+        }
+    }
+
+    #[test]
+    fn a_consistently_better_strategy_wins_and_ranks_first() {
+        let references: Vec<Reference> = ["p", "q"]
+            .iter()
+            .map(|p| Reference {
+                problem: p.to_string(),
+                optimum: 0.0,
+                random_best: 0.5,
+                budget: 2,
+            })
+            .collect();
+        let mut runs = Vec::new();
+        for seed in 0..10 {
+            runs.push(run("p", "good", seed, 0.1 + 0.01 * seed as f64));
+            runs.push(run("p", "bad", seed, 0.3 + 0.01 * seed as f64));
+            // On q the two are indistinguishable.
+            runs.push(run("q", "good", seed, if seed % 2 == 0 { 0.2 } else { 0.25 }));
+            runs.push(run("q", "bad", seed, if seed % 2 == 0 { 0.25 } else { 0.2 }));
+        }
+        let summary = summarize(&runs, &references);
+        let line = |s: &str| summary.strategies.iter().find(|l| l.strategy == s).unwrap().clone();
+        assert_eq!((line("good").wins, line("good").losses), (1, 0));
+        assert_eq!((line("bad").wins, line("bad").losses), (0, 1));
+        assert!(line("good").mean_rank < line("bad").mean_rank);
+        let cell = summary
+            .cells
+            .iter()
+            .find(|c| c.problem == "p" && c.strategy == "good")
+            .unwrap();
+        assert!(
+            (cell.median - 2.0 * 0.145).abs() < 1e-9,
+            "normalized by the random reference: {}",
+            cell.median
+        );
+        let table = markdown(&summary);
+        assert_eq!(
+            table
+                .lines()
+                .filter(|l| l.starts_with("| p |") || l.starts_with("| q |"))
+                .count(),
+            2
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! Benchmark problems and the reference that normalizes their regret.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::TestFunction;
+
+/// One problem of the synthetic suite.
+#[derive(Clone, Debug)]
+pub struct SyntheticProblem {
+    pub function: TestFunction,
+    pub noise_sd: f64,
+}
+
+impl SyntheticProblem {
+    /// `branin`, or `hartmann6+noise0.1` with noise: the key runs are matched by.
+    pub fn key(&self) -> String {
+        if self.noise_sd > 0.0 {
+            format!("{}+noise{}", self.function.name, self.noise_sd)
+        } else {
+            self.function.name.clone()
+        }
+    }
+}
+
+/// The synthetic suite: the test functions, noise-free, and two of them noisy.
+pub fn synthetic_suite() -> Vec<SyntheticProblem> {
+    let named = |name: &str, noise_sd: f64| SyntheticProblem {
+        function: TestFunction::by_name(name).expect("known function"),
+        noise_sd,
+    };
+    vec![
+        named("branin", 0.0),
+        named("six_hump_camel", 0.0),
+        named("hartmann3", 0.0),
+        named("hartmann6", 0.0),
+        named("ackley5", 0.0),
+        named("levy8", 0.0),
+        named("rosenbrock4", 0.0),
+        named("styblinski_tang4", 0.0),
+        named("holder_table", 0.0),
+        named("branin", 1.0),
+        named("hartmann6", 0.1),
+    ]
+}
+
+/// What normalized regret is measured against, per problem.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Reference {
+    pub problem: String,
+    pub optimum: f64,
+    /// Random search's expected best (noise-free) value after `budget` trials.
+    pub random_best: f64,
+    pub budget: usize,
+}
+
+impl Reference {
+    /// 0 at the optimum, 1 at random search's expected best.
+    pub fn normalize(&self, regret: f64) -> f64 {
+        regret / (self.random_best - self.optimum).max(1e-300)
+    }
+}
+
+/// E[min of `budget` draws] from a large uniform sample of `f` on the unit
+/// cube, by the order statistics of drawing without replacement.
+pub fn random_expected_best(f: impl Fn(&[f64]) -> f64, dim: usize, budget: usize, seed: u64) -> f64 {
+    const SAMPLE: usize = 20_000;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut values: Vec<f64> = (0..SAMPLE)
+        .map(|_| f(&(0..dim).map(|_| rng.gen()).collect::<Vec<f64>>()))
+        .collect();
+    values.sort_by(f64::total_cmp);
+    // P(the minimum of B draws is the i-th smallest) = C(N−1−i, B−1) / C(N, B).
+    let ln_choose = |n: usize, k: usize| -> f64 { (0..k).map(|j| ((n - j) as f64).ln() - ((j + 1) as f64).ln()).sum() };
+    let total = ln_choose(SAMPLE, budget);
+    values
+        .iter()
+        .enumerate()
+        .take_while(|(i, _)| SAMPLE - 1 - i >= budget - 1)
+        .map(|(i, v)| v * (ln_choose(SAMPLE - 1 - i, budget - 1) - total).exp())
+        .sum()
+}
+
+/// One study of a benchmark, as `bo bench` and the peers' script write it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub problem: String,
+    pub strategy: String,
+    pub seed: u64,
+    /// After each trial: the noise-free regret of the pick (the best observed trial).
+    pub regret: Vec<f64>,
+    /// After each trial: the observed (possibly noisy) value of the pick minus the optimum.
+    #[serde(default)]
+    pub believed_regret: Vec<f64>,
+    /// Mean seconds the strategy took per suggestion.
+    pub suggest_seconds: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_reference_matches_a_direct_simulation() {
+        // f(x) = x on [0, 1]: E[min of B uniforms] = 1 / (B + 1).
+        let e = random_expected_best(|x| x[0], 1, 9, 0);
+        assert!((e - 0.1).abs() < 0.005, "{e}");
+        let e = random_expected_best(|x| x[0], 1, 1, 0);
+        assert!((e - 0.5).abs() < 0.01, "{e}");
+        let r = Reference {
+            problem: "p".into(),
+            optimum: 0.0,
+            random_best: 0.1,
+            budget: 9,
+        };
+        assert!((r.normalize(0.05) - 0.5).abs() < 1e-12);
+    }
+}

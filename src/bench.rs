@@ -1,0 +1,246 @@
+//! `bo bench`: every (problem, strategy, seed) study of a suite, stored like
+//! any other study, then the table, the JSON and the convergence plots.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use bo_benchmarks::harness::{parallel_map, set_blas_threads};
+use bo_benchmarks::report::{markdown, summarize, Summary};
+use bo_benchmarks::suite::{random_expected_best, synthetic_suite, Reference, RunRecord, SyntheticProblem};
+use bo_surrogates::{build_sampler, SamplerOptions};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+
+use crate::objective::FunctionObjective;
+use crate::space::{Goal, Sweep};
+use crate::storage::{now, Storage, StudyRecord, TrialState, Worker};
+use crate::study::{self, RunSettings, Study};
+
+pub struct BenchSettings {
+    pub suite: String,
+    /// Only these problems of the suite (by key, e.g. `branin`, `hartmann6+noise0.1`).
+    pub only: Option<Vec<String>>,
+    pub strategies: Vec<String>,
+    pub budget: usize,
+    pub seeds: usize,
+    pub jobs: usize,
+    pub storage_path: PathBuf,
+    pub out_dir: PathBuf,
+    /// JSON of the peers' runs (benchmarks/peers), merged into the table.
+    pub peers: Option<PathBuf>,
+    pub quiet: bool,
+}
+
+fn problems(suite: &str) -> Result<Vec<SyntheticProblem>> {
+    match suite {
+        "synthetic" => Ok(synthetic_suite()),
+        "lcbench" => bail!("the lcbench suite is not available yet (the YAHPO LCBench surrogate is not wired in)"),
+        "cifar10" => bail!("the cifar10 suite needs the CIFAR-10 objective, which is not built yet"),
+        other => bail!("unknown suite `{other}` (synthetic, lcbench, cifar10)"),
+    }
+}
+
+/// Runs (or resumes) one study and reads its run back from the store.
+fn one_study(
+    problem: &SyntheticProblem,
+    strategy: &str,
+    seed: u64,
+    settings: &BenchSettings,
+    reference: &Reference,
+) -> Result<Option<RunRecord>> {
+    let mut storage = Storage::open(&settings.storage_path)?;
+    let objective = FunctionObjective {
+        function: problem.function.clone(),
+        noise_sd: problem.noise_sd,
+    };
+    let config = objective.sweep();
+    let name = format!("bench-{}-{strategy}-b{}-s{seed}", problem.key(), settings.budget);
+    let record = storage.create_study(&StudyRecord {
+        id: 0,
+        name,
+        config: config.clone(),
+        objective: json!({"function": problem.function.name, "noise": problem.noise_sd}),
+        metric: "value".into(),
+        goal: Goal::Minimize,
+        strategy: strategy.into(),
+        seed,
+        created: now(),
+    })?;
+    let sweep = Sweep::from_value(config, "the benchmark sweep")?;
+    let study = Study { record, sweep };
+    let mut sampler = build_sampler(strategy, seed, &SamplerOptions::default())?;
+    let mut objective_box = FunctionObjective {
+        function: problem.function.clone(),
+        noise_sd: problem.noise_sd,
+    };
+    let worker = Worker::this_process(Duration::from_secs(120));
+    let run_settings = RunSettings {
+        trials: settings.budget,
+        quiet: true,
+        storage_path: settings.storage_path.clone(),
+    };
+    if study::run(
+        &mut storage,
+        &study,
+        sampler.as_mut(),
+        &mut objective_box,
+        &worker,
+        &run_settings,
+    )?
+    .interrupted
+    {
+        return Ok(None);
+    }
+    let trials = storage.trials(study.record.id)?;
+    let mut record = RunRecord {
+        problem: problem.key(),
+        strategy: strategy.into(),
+        seed,
+        regret: Vec::new(),
+        believed_regret: Vec::new(),
+        suggest_seconds: 0.0,
+    };
+    let mut pick: Option<(f64, f64)> = None; // (observed, true)
+    let mut seconds = Vec::new();
+    for t in trials.iter().filter(|t| t.counts()) {
+        if let (TrialState::Complete, Some(observed)) = (t.state, t.value) {
+            if pick.is_none_or(|(best, _)| observed < best) {
+                let truth = objective.true_value(&t.params).map_err(anyhow::Error::msg)?;
+                pick = Some((observed, truth));
+            }
+        }
+        let (observed, truth) = pick.unwrap_or((f64::NAN, f64::NAN));
+        record.regret.push(truth - reference.optimum);
+        record.believed_regret.push(observed - reference.optimum);
+        seconds.extend(t.suggest_seconds);
+    }
+    record.suggest_seconds = seconds.iter().sum::<f64>() / seconds.len().max(1) as f64;
+    Ok(Some(record))
+}
+
+/// Reads the peers' runs, keeping those of this suite and budget.
+fn read_peers(path: &Path, references: &[Reference], budget: usize) -> Result<Vec<RunRecord>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read the peers' results {}", path.display()))?;
+    let runs: Vec<RunRecord> =
+        serde_json::from_str(&text).with_context(|| format!("{} is not a list of runs", path.display()))?;
+    let kept: Vec<RunRecord> = runs
+        .into_iter()
+        .filter(|r| references.iter().any(|x| x.problem == r.problem))
+        .collect();
+    if let Some(bad) = kept.iter().find(|r| r.regret.len() != budget) {
+        bail!(
+            "{}: {} on {} ran {} trials, not {budget}",
+            path.display(),
+            bad.strategy,
+            bad.problem,
+            bad.regret.len()
+        );
+    }
+    Ok(kept)
+}
+
+/// Runs the suite and writes results.json, table.md and one SVG per problem.
+pub fn run(settings: &BenchSettings) -> Result<Summary> {
+    let mut problems = problems(&settings.suite)?;
+    if let Some(only) = &settings.only {
+        if let Some(unknown) = only.iter().find(|k| !problems.iter().any(|p| &p.key() == *k)) {
+            let keys: Vec<String> = problems.iter().map(SyntheticProblem::key).collect();
+            bail!(
+                "no problem `{unknown}` in the {} suite (it has {})",
+                settings.suite,
+                keys.join(", ")
+            );
+        }
+        problems.retain(|p| only.contains(&p.key()));
+    }
+    for s in &settings.strategies {
+        build_sampler(s, 0, &SamplerOptions::default())?;
+    }
+    // Create the store before the workers open it together.
+    Storage::open(&settings.storage_path)?;
+    std::fs::create_dir_all(settings.out_dir.join("plots"))
+        .with_context(|| format!("cannot create {}", settings.out_dir.display()))?;
+    let references: Vec<Reference> = problems
+        .iter()
+        .map(|p| Reference {
+            problem: p.key(),
+            optimum: p.function.optimum,
+            random_best: random_expected_best(|u| p.function.evaluate_unit(u), p.function.dim(), settings.budget, 0),
+            budget: settings.budget,
+        })
+        .collect();
+    let cases: Vec<(usize, &str, u64)> = (0..problems.len())
+        .flat_map(|p| {
+            settings
+                .strategies
+                .iter()
+                .flat_map(move |s| (0..settings.seeds as u64).map(move |seed| (p, s.as_str(), seed)))
+        })
+        .collect();
+    if settings.jobs > 1 {
+        set_blas_threads(1);
+    }
+    let progress = ProgressBar::with_draw_target(
+        Some(cases.len() as u64),
+        if settings.quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    );
+    progress.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} studies · {elapsed_precise} elapsed, ETA {eta_precise}")
+            .expect("valid template"),
+    );
+    let stopped = AtomicBool::new(false);
+    let results: Vec<Result<Option<RunRecord>>> = parallel_map(&cases, settings.jobs, |&(p, strategy, seed)| {
+        if stopped.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let run = one_study(&problems[p], strategy, seed, settings, &references[p]);
+        if !matches!(run, Ok(Some(_))) {
+            stopped.store(true, Ordering::SeqCst);
+        }
+        progress.inc(1);
+        run
+    });
+    progress.finish_and_clear();
+    let mut runs = Vec::with_capacity(results.len());
+    for r in results {
+        match r? {
+            Some(run) => runs.push(run),
+            None => bail!(
+                "interrupted: run the same `bo bench` again to resume (finished studies are kept in {})",
+                settings.storage_path.display()
+            ),
+        }
+    }
+    if let Some(path) = &settings.peers {
+        runs.extend(read_peers(path, &references, settings.budget)?);
+    }
+    let summary = summarize(&runs, &references);
+    let table = markdown(&summary);
+    std::fs::write(settings.out_dir.join("table.md"), &table)?;
+    let doc = json!({"suite": settings.suite, "budget": settings.budget, "references": references, "runs": runs, "summary": summary});
+    std::fs::write(
+        settings.out_dir.join("results.json"),
+        serde_json::to_string_pretty(&doc)?,
+    )?;
+    for reference in &references {
+        let mine: Vec<&RunRecord> = runs.iter().filter(|r| r.problem == reference.problem).collect();
+        let file: String = reference
+            .problem
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' })
+            .collect();
+        bo_benchmarks::plot::convergence(
+            &settings.out_dir.join("plots").join(format!("{file}.svg")),
+            reference,
+            &mine,
+        )?;
+    }
+    Ok(summary)
+}
