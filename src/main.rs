@@ -62,6 +62,9 @@ each is an intermediate value and the last is the result.")]
         /// The peers' results (benchmarks/peers/run_peers.py), merged into the table.
         #[arg(long)]
         peers: Option<PathBuf>,
+        /// The LCBench surrogate's folder, with model.onnx and encoding.json (else BO_LCBENCH_DIR).
+        #[arg(long)]
+        lcbench_dir: Option<PathBuf>,
         /// Where results.json, table.md and plots/ go.
         #[arg(long, default_value = "bench-results")]
         out: PathBuf,
@@ -184,6 +187,7 @@ fn main() -> ExitCode {
             seeds,
             jobs,
             peers,
+            lcbench_dir,
             out,
             storage,
             quiet,
@@ -197,6 +201,7 @@ fn main() -> ExitCode {
             storage_path: storage,
             out_dir: out,
             peers,
+            lcbench_dir,
             quiet,
         }),
         Commands::Retest {

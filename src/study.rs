@@ -1,8 +1,7 @@
 //! The study loop: ask the strategy, record the trial, evaluate, record the result.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
@@ -81,9 +80,10 @@ pub struct RunReport {
     pub exhausted: bool,
 }
 
-/// Keeps a running trial's heartbeat fresh from a thread of its own.
+/// Keeps a running trial's heartbeat fresh from a thread of its own; dropping
+/// it stops the thread at once.
 struct Heartbeat {
-    stop: Arc<AtomicBool>,
+    stop: Option<mpsc::Sender<()>>,
     handle: Option<thread::JoinHandle<()>>,
 }
 
@@ -91,24 +91,21 @@ const HEARTBEAT_PERIOD: Duration = Duration::from_secs(5);
 
 impl Heartbeat {
     fn start(path: PathBuf, trial_id: i64) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
+        let (stop, stopped) = mpsc::channel::<()>();
         let handle = thread::spawn(move || {
-            let Ok(storage) = Storage::open(&path) else {
-                return;
-            };
-            let mut waited = Duration::ZERO;
-            while !flag.load(Ordering::SeqCst) {
-                thread::sleep(Duration::from_millis(100));
-                waited += Duration::from_millis(100);
-                if waited >= HEARTBEAT_PERIOD {
-                    waited = Duration::ZERO;
-                    let _ = storage.heartbeat(trial_id);
+            // Connect only once a beat is due: most trials of cheap objectives end first.
+            let mut storage = None;
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(HEARTBEAT_PERIOD) {
+                if storage.is_none() {
+                    storage = Storage::open(&path).ok();
+                }
+                if let Some(s) = &storage {
+                    let _ = s.heartbeat(trial_id);
                 }
             }
         });
         Heartbeat {
-            stop,
+            stop: Some(stop),
             handle: Some(handle),
         }
     }
@@ -116,7 +113,8 @@ impl Heartbeat {
 
 impl Drop for Heartbeat {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
+        // Closing the channel wakes the thread.
+        self.stop.take();
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }

@@ -2,6 +2,7 @@
 
 pub mod functions;
 pub mod harness;
+pub mod lcbench;
 pub mod plot;
 pub mod report;
 pub mod stats;

@@ -10,13 +10,16 @@ use crate::suite::{Reference, RunRecord};
 /// Smallest normalized regret the log axis shows.
 const FLOOR: f64 = 1e-5;
 
+/// Lower quartile, median and upper quartile at one trial.
+type Band = (f64, f64, f64);
+
 /// Writes one SVG for `reference.problem` with a line and band per strategy.
 pub fn convergence(path: &Path, reference: &Reference, runs: &[&RunRecord]) -> anyhow::Result<()> {
     let mut strategies: Vec<&str> = runs.iter().map(|r| r.strategy.as_str()).collect();
     strategies.sort();
     strategies.dedup();
     let budget = runs.iter().map(|r| r.regret.len()).max().unwrap_or(1).max(2);
-    let curves: Vec<(&str, Vec<(f64, f64, f64)>)> = strategies
+    let curves: Vec<(&str, Vec<Band>)> = strategies
         .iter()
         .map(|s| {
             let mine: Vec<&&RunRecord> = runs.iter().filter(|r| r.strategy == *s).collect();

@@ -62,24 +62,36 @@ impl Reference {
     }
 }
 
-/// E[min of `budget` draws] from a large uniform sample of `f` on the unit
-/// cube, by the order statistics of drawing without replacement.
-pub fn random_expected_best(f: impl Fn(&[f64]) -> f64, dim: usize, budget: usize, seed: u64) -> f64 {
-    const SAMPLE: usize = 20_000;
+/// What random search achieves on a problem, from a large uniform sample.
+pub struct RandomStats {
+    /// E[min of `budget` draws].
+    pub expected_best: f64,
+    /// The sample's minimum: an estimate of the optimum where none is known.
+    pub sample_min: f64,
+}
+
+/// Draws `sample` uniform points of the unit cube, evaluates `f` at each, and
+/// computes E[min of `budget` draws] by the order statistics of drawing
+/// without replacement.
+pub fn random_stats(f: impl Fn(&[f64]) -> f64, dim: usize, budget: usize, sample: usize, seed: u64) -> RandomStats {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut values: Vec<f64> = (0..SAMPLE)
+    let mut values: Vec<f64> = (0..sample)
         .map(|_| f(&(0..dim).map(|_| rng.gen()).collect::<Vec<f64>>()))
         .collect();
     values.sort_by(f64::total_cmp);
     // P(the minimum of B draws is the i-th smallest) = C(N−1−i, B−1) / C(N, B).
     let ln_choose = |n: usize, k: usize| -> f64 { (0..k).map(|j| ((n - j) as f64).ln() - ((j + 1) as f64).ln()).sum() };
-    let total = ln_choose(SAMPLE, budget);
-    values
+    let total = ln_choose(sample, budget);
+    let expected_best = values
         .iter()
         .enumerate()
-        .take_while(|(i, _)| SAMPLE - 1 - i >= budget - 1)
-        .map(|(i, v)| v * (ln_choose(SAMPLE - 1 - i, budget - 1) - total).exp())
-        .sum()
+        .take_while(|(i, _)| sample - 1 - i >= budget - 1)
+        .map(|(i, v)| v * (ln_choose(sample - 1 - i, budget - 1) - total).exp())
+        .sum();
+    RandomStats {
+        expected_best,
+        sample_min: values[0],
+    }
 }
 
 /// One study of a benchmark, as `bo bench` and the peers' script write it.
@@ -104,9 +116,10 @@ mod tests {
     #[test]
     fn random_reference_matches_a_direct_simulation() {
         // f(x) = x on [0, 1]: E[min of B uniforms] = 1 / (B + 1).
-        let e = random_expected_best(|x| x[0], 1, 9, 0);
-        assert!((e - 0.1).abs() < 0.005, "{e}");
-        let e = random_expected_best(|x| x[0], 1, 1, 0);
+        let stats = random_stats(|x| x[0], 1, 9, 20_000, 0);
+        assert!((stats.expected_best - 0.1).abs() < 0.005, "{}", stats.expected_best);
+        assert!(stats.sample_min < 1e-3);
+        let e = random_stats(|x| x[0], 1, 1, 20_000, 0).expected_best;
         assert!((e - 0.5).abs() < 0.01, "{e}");
         let r = Reference {
             problem: "p".into(),

@@ -1,9 +1,11 @@
 //! What evaluates a trial: a test function or any program.
 
 mod function;
+mod lcbench;
 mod program;
 
 pub use function::FunctionObjective;
+pub use lcbench::LcbenchObjective;
 pub use program::{ProgramObjective, DEFAULT_COMMAND};
 
 use std::sync::atomic::{AtomicBool, Ordering};

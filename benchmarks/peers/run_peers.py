@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Runs bo's peers on its synthetic suite with the same budgets and seeds, and
+writes their runs in the JSON `bo bench --peers FILE` merges.
+
+    python3 -m venv .venv && .venv/bin/pip install -r benchmarks/peers/requirements.txt
+    .venv/bin/python benchmarks/peers/run_peers.py --budget 40 --seeds 20 --out peers.json
+    target/release/bo bench --budget 40 --seeds 20 --peers peers.json
+
+Every peer searches the unit cube mapped onto each function's box, as bo's
+strategies do. The functions, optima and problem keys mirror
+benchmarks/src/functions.rs and benchmarks/src/suite.rs.
+"""
+
+import argparse
+import json
+import math
+import sys
+import time
+
+import numpy as np
+
+PI = math.pi
+
+
+def branin(x):
+    b, c, t = 5.1 / (4 * PI * PI), 5 / PI, 1 / (8 * PI)
+    return (x[1] - b * x[0] ** 2 + c * x[0] - 6) ** 2 + 10 * (1 - t) * math.cos(x[0]) + 10
+
+
+def six_hump_camel(x):
+    a, b = x
+    return (4 - 2.1 * a * a + a ** 4 / 3) * a * a + a * b + (-4 + 4 * b * b) * b * b
+
+
+HARTMANN_ALPHA = [1.0, 1.2, 3.0, 3.2]
+H3_A = [[3, 10, 30], [0.1, 10, 35], [3, 10, 30], [0.1, 10, 35]]
+H3_P = [[0.3689, 0.1170, 0.2673], [0.4699, 0.4387, 0.7470], [0.1091, 0.8732, 0.5547], [0.038150, 0.5743, 0.8828]]
+H6_A = [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]]
+H6_P = [
+    [0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886],
+    [0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991],
+    [0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650],
+    [0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381],
+]
+
+
+def hartmann(a, p):
+    def f(x):
+        return -sum(
+            HARTMANN_ALPHA[i] * math.exp(-sum(a[i][j] * (x[j] - p[i][j]) ** 2 for j in range(len(x)))) for i in range(4)
+        )
+
+    return f
+
+
+def ackley(x):
+    n = len(x)
+    sq = sum(v * v for v in x) / n
+    cs = sum(math.cos(2 * PI * v) for v in x) / n
+    return -20 * math.exp(-0.2 * math.sqrt(sq)) - math.exp(cs) + 20 + math.e
+
+
+def levy(x):
+    w = [1 + (v - 1) / 4 for v in x]
+    mid = sum((wi - 1) ** 2 * (1 + 10 * math.sin(PI * wi + 1) ** 2) for wi in w[:-1])
+    return math.sin(PI * w[0]) ** 2 + mid + (w[-1] - 1) ** 2 * (1 + math.sin(2 * PI * w[-1]) ** 2)
+
+
+def rosenbrock(x):
+    return sum(100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(len(x) - 1))
+
+
+def styblinski_tang(x):
+    return 0.5 * sum(v ** 4 - 16 * v * v + 5 * v for v in x)
+
+
+def holder_table(x):
+    r = math.sqrt(x[0] ** 2 + x[1] ** 2)
+    return -abs(math.sin(x[0]) * math.cos(x[1]) * math.exp(abs(1 - r / PI)))
+
+
+# name: (function, bounds, optimum)
+FUNCTIONS = {
+    "branin": (branin, [(-5, 10), (0, 15)], 0.397887357729738),
+    "six_hump_camel": (six_hump_camel, [(-3, 3), (-2, 2)], -1.031628453489877),
+    "hartmann3": (hartmann(H3_A, H3_P), [(0, 1)] * 3, -3.86277978733209),
+    "hartmann6": (hartmann(H6_A, H6_P), [(0, 1)] * 6, -3.32236801141551),
+    "ackley5": (ackley, [(-32.768, 32.768)] * 5, 0.0),
+    "levy8": (levy, [(-10, 10)] * 8, 0.0),
+    "rosenbrock4": (rosenbrock, [(-5, 10)] * 4, 0.0),
+    "styblinski_tang4": (styblinski_tang, [(-5, 5)] * 4, -39.1661657037714 * 4),
+    "holder_table": (holder_table, [(-10, 10)] * 2, -19.20850256776717),
+}
+
+# bo's synthetic suite: (function, noise sd); keys as bo writes them.
+SUITE = [(name, 0.0) for name in FUNCTIONS] + [("branin", 1.0), ("hartmann6", 0.1)]
+
+
+def key(name, noise):
+    return f"{name}+noise{noise:g}" if noise > 0 else name
+
+
+class Recorder:
+    """Evaluates the problem on the unit cube and records what a peer saw."""
+
+    def __init__(self, name, noise, seed):
+        self.f, self.bounds, self.optimum = FUNCTIONS[name]
+        self.noise, self.rng = noise, np.random.default_rng(seed ^ 0xA5A5A5A5)
+        self.pick = None  # (observed, true)
+        self.regret, self.believed, self.suggest_seconds = [], [], []
+        self.last_return = time.perf_counter()
+
+    def __call__(self, u):
+        self.suggest_seconds.append(time.perf_counter() - self.last_return)
+        x = [lo + ui * (hi - lo) for ui, (lo, hi) in zip(u, self.bounds)]
+        truth = self.f(x)
+        observed = truth + (self.rng.normal(0, self.noise) if self.noise > 0 else 0.0)
+        if self.pick is None or observed < self.pick[0]:
+            self.pick = (observed, truth)
+        self.regret.append(self.pick[1] - self.optimum)
+        self.believed.append(self.pick[0] - self.optimum)
+        self.last_return = time.perf_counter()
+        return observed
+
+
+def optuna_sampler(kind, seed):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.samplers.TPESampler(seed=seed) if kind == "tpe" else optuna.samplers.GPSampler(seed=seed)
+
+
+def run_optuna(kind):
+    def run(rec, dim, budget, seed):
+        import optuna
+
+        study = optuna.create_study(sampler=optuna_sampler(kind, seed))
+        study.optimize(lambda t: rec([t.suggest_float(f"x{i}", 0.0, 1.0) for i in range(dim)]), n_trials=budget)
+
+    return run
+
+
+def run_hyperopt(rec, dim, budget, seed):
+    from hyperopt import fmin, hp, tpe
+
+    space = [hp.uniform(f"x{i}", 0.0, 1.0) for i in range(dim)]
+    fmin(lambda u: rec(list(u)), space, algo=tpe.suggest, max_evals=budget, rstate=np.random.default_rng(seed), show_progressbar=False)
+
+
+def run_skopt(rec, dim, budget, seed):
+    from skopt import gp_minimize
+
+    gp_minimize(lambda u: rec(list(u)), [(0.0, 1.0)] * dim, n_calls=budget, random_state=seed)
+
+
+PEERS = {
+    "optuna_tpe": run_optuna("tpe"),
+    "optuna_gp": run_optuna("gp"),
+    "hyperopt_tpe": run_hyperopt,
+    "skopt_gp": run_skopt,
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--budget", type=int, default=40)
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated: " + ", ".join(PEERS))
+    parser.add_argument("--problems", default=None, help="comma-separated problem keys (default: the whole suite)")
+    parser.add_argument("--out", default="peers.json")
+    args = parser.parse_args()
+    peers = args.peers.split(",")
+    unknown = [p for p in peers if p not in PEERS]
+    if unknown:
+        sys.exit(f"unknown peer {unknown[0]} (choose from {', '.join(PEERS)})")
+    suite = SUITE
+    if args.problems:
+        wanted = args.problems.split(",")
+        suite = [(n, s) for n, s in SUITE if key(n, s) in wanted]
+        missing = set(wanted) - {key(n, s) for n, s in suite}
+        if missing:
+            sys.exit(f"unknown problem {sorted(missing)[0]} (the suite has {', '.join(key(n, s) for n, s in SUITE)})")
+    runs = []
+    for name, noise in suite:
+        dim = len(FUNCTIONS[name][1])
+        for peer in peers:
+            for seed in range(args.seeds):
+                rec = Recorder(name, noise, seed)
+                PEERS[peer](rec, dim, args.budget, seed)
+                if len(rec.regret) != args.budget:
+                    sys.exit(f"{peer} on {key(name, noise)} ran {len(rec.regret)} trials, not {args.budget}")
+                runs.append({
+                    "problem": key(name, noise),
+                    "strategy": peer,
+                    "seed": seed,
+                    "regret": rec.regret,
+                    "believed_regret": rec.believed,
+                    "suggest_seconds": float(np.mean(rec.suggest_seconds)),
+                })
+            done = [r for r in runs if r["problem"] == key(name, noise) and r["strategy"] == peer]
+            print(f"{key(name, noise)} {peer}: median final regret {np.median([r['regret'][-1] for r in done]):.3g}", file=sys.stderr)
+    with open(args.out, "w") as f:
+        json.dump(runs, f)
+    print(f"wrote {len(runs)} runs to {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
