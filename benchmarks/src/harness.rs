@@ -2,38 +2,13 @@
 
 use std::time::Instant;
 
-use bo_surrogates::{build_sampler, Dim, Domain, History, Observation, SamplerOptions};
+use bo_surrogates::{build_sampler, History, Observation, SamplerOptions};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 use serde::Serialize;
 
-use crate::TestFunction;
-
-/// One problem of a suite: a function, optionally observed with Gaussian noise.
-#[derive(Clone, Debug)]
-pub struct Problem {
-    pub function: TestFunction,
-    pub noise_sd: f64,
-}
-
-impl Problem {
-    pub fn label(&self) -> String {
-        if self.noise_sd > 0.0 {
-            format!("{} (noise sd {})", self.function.name, self.noise_sd)
-        } else {
-            self.function.name.clone()
-        }
-    }
-
-    pub fn domain(&self) -> Domain {
-        Domain::new(
-            (1..=self.function.dim())
-                .map(|i| Dim::continuous(format!("x{i}")))
-                .collect(),
-        )
-    }
-}
+use crate::suite::SyntheticProblem;
 
 /// One study of one strategy on one problem with one seed.
 #[derive(Clone, Debug, Serialize)]
@@ -57,7 +32,7 @@ impl RunResult {
 /// is the one with the best noisy observation, scored by its true value: how
 /// much a user who trusted the search would lose.
 pub fn run_once(
-    problem: &Problem,
+    problem: &SyntheticProblem,
     strategy: &str,
     budget: usize,
     seed: u64,
@@ -70,7 +45,7 @@ pub fn run_once(
     let noise = (problem.noise_sd > 0.0).then(|| Normal::new(0.0, problem.noise_sd).expect("positive sd"));
     let (mut best_observed, mut best_true) = (f64::INFINITY, f64::INFINITY);
     let mut result = RunResult {
-        problem: problem.label(),
+        problem: problem.key(),
         strategy: strategy.into(),
         seed,
         regret_curve: Vec::new(),

@@ -1,5 +1,6 @@
 //! Benchmark problems and the reference that normalizes their regret.
 
+use bo_surrogates::{Dim, Domain};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,15 @@ impl SyntheticProblem {
         } else {
             self.function.name.clone()
         }
+    }
+
+    /// The unit cube strategies search, one continuous coordinate per input.
+    pub fn domain(&self) -> Domain {
+        Domain::new(
+            (1..=self.function.dim())
+                .map(|i| Dim::continuous(format!("x{i}")))
+                .collect(),
+        )
     }
 }
 

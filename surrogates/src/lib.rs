@@ -23,3 +23,17 @@ pub use domain::{category_index, Dim, DimKind, Domain, Prior};
 pub use history::{History, Observation};
 pub use registry::{build_sampler, SamplerOptions, SAMPLER_NAMES};
 pub use sampler::{per_call_rng, Sampler, SamplerError};
+
+/// Runs a sampler for `n` trials on `f`, as the strategies' tests need.
+#[cfg(test)]
+pub(crate) fn run_sampler(sampler: &mut dyn Sampler, domain: &Domain, f: impl Fn(&[f64]) -> f64, n: usize) -> History {
+    let mut history = History::default();
+    for _ in 0..n {
+        let point = sampler.suggest(domain, &history).unwrap().unwrap();
+        history.complete.push(Observation {
+            value: f(&point),
+            point,
+        });
+    }
+    history
+}

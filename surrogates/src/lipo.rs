@@ -411,13 +411,7 @@ mod tests {
     }
 
     fn run(domain: &Domain, f: impl Fn(&[f64]) -> f64, n: usize, seed: u64) -> History {
-        let mut sampler = LipoSampler::new(seed, LipoConfig::default());
-        let mut history = History::default();
-        for _ in 0..n {
-            let p = sampler.suggest(domain, &history).unwrap().unwrap();
-            history.complete.push(Observation { value: f(&p), point: p });
-        }
-        history
+        crate::run_sampler(&mut LipoSampler::new(seed, LipoConfig::default()), domain, f, n)
     }
 
     #[test]

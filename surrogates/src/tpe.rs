@@ -447,12 +447,7 @@ mod tests {
     use rand::SeedableRng;
 
     fn run(sampler: &mut TpeSampler, domain: &Domain, f: impl Fn(&[f64]) -> f64, n: usize) -> History {
-        let mut history = History::default();
-        for _ in 0..n {
-            let p = sampler.suggest(domain, &history).unwrap().unwrap();
-            history.complete.push(Observation { value: f(&p), point: p });
-        }
-        history
+        crate::run_sampler(sampler, domain, f, n)
     }
 
     #[test]

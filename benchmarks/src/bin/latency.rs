@@ -11,8 +11,8 @@
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use bo_benchmarks::harness::Problem;
 use bo_benchmarks::stats::median;
+use bo_benchmarks::suite::SyntheticProblem;
 use bo_benchmarks::TestFunction;
 use bo_surrogates::{build_sampler, History, Observation, SamplerOptions};
 use rand::rngs::StdRng;
@@ -52,7 +52,7 @@ fn main() -> Result<()> {
         } else {
             TestFunction::by_name(&format!("ackley{d}"))
         };
-        let problem = Problem {
+        let problem = SyntheticProblem {
             function: function.map_err(anyhow::Error::msg)?,
             noise_sd: 0.0,
         };

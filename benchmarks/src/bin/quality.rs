@@ -4,8 +4,9 @@
 //!     [--strategies gp,random,sobol] [--problems branin,hartmann6,...] [--jobs N] [--out FILE.json]
 
 use anyhow::{bail, Context, Result};
-use bo_benchmarks::harness::{parallel_map, run_once, set_blas_threads, Problem, RunResult};
+use bo_benchmarks::harness::{parallel_map, run_once, set_blas_threads, RunResult};
 use bo_benchmarks::stats::{mean, median};
+use bo_benchmarks::suite::SyntheticProblem;
 use bo_benchmarks::TestFunction;
 use bo_surrogates::SamplerOptions;
 
@@ -41,11 +42,11 @@ fn main() -> Result<()> {
         }
     }
     // Problems are `name` or `name:noise_sd`.
-    let problems: Vec<Problem> = problems
+    let problems: Vec<SyntheticProblem> = problems
         .split(',')
         .map(|p| {
             let (name, noise) = p.split_once(':').unwrap_or((p, "0"));
-            Ok(Problem {
+            Ok(SyntheticProblem {
                 function: TestFunction::by_name(name).map_err(anyhow::Error::msg)?,
                 noise_sd: noise.parse()?,
             })
@@ -65,7 +66,7 @@ fn main() -> Result<()> {
         .collect();
     let results: Vec<RunResult> = parallel_map(&cases, jobs, |&(p, strategy, seed)| {
         run_once(&problems[p], strategy, budget, seed, &options)
-            .unwrap_or_else(|e| panic!("{strategy} on {}: {e}", problems[p].label()))
+            .unwrap_or_else(|e| panic!("{strategy} on {}: {e}", problems[p].key()))
     });
 
     println!(
@@ -78,11 +79,11 @@ fn main() -> Result<()> {
     println!();
     println!("|---|{}", "---|".repeat(strategies.len()));
     for problem in &problems {
-        print!("| {} |", problem.label());
+        print!("| {} |", problem.key());
         for s in &strategies {
             let runs: Vec<&RunResult> = results
                 .iter()
-                .filter(|r| r.problem == problem.label() && r.strategy == *s)
+                .filter(|r| r.problem == problem.key() && r.strategy == *s)
                 .collect();
             let finals: Vec<f64> = runs.iter().map(|r| r.final_regret()).collect();
             let times: Vec<f64> = runs.iter().flat_map(|r| r.suggest_seconds.iter().copied()).collect();

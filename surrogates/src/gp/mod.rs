@@ -308,14 +308,7 @@ mod tests {
     use crate::{Dim, Observation, Prior as DimPrior};
 
     fn run(domain: &Domain, f: impl Fn(&[f64]) -> f64, trials: usize, config: GpConfig) -> History {
-        let mut sampler = GpSampler::new(3, config);
-        let mut history = History::default();
-        for _ in 0..trials {
-            let p = sampler.suggest(domain, &history).unwrap().unwrap();
-            let value = f(&p);
-            history.complete.push(Observation { point: p, value });
-        }
-        history
+        crate::run_sampler(&mut GpSampler::new(3, config), domain, f, trials)
     }
 
     #[test]
