@@ -160,10 +160,6 @@ pub fn execute(
     Ok(outcome)
 }
 
-fn format_value(v: f64) -> String {
-    crate::report::format_value(v)
-}
-
 pub fn run(
     storage: &mut Storage,
     study: &Study,
@@ -201,7 +197,7 @@ pub fn run(
     let show_best = |trials: &[TrialRecord]| {
         best_trial(goal, trials)
             .and_then(|t| t.value)
-            .map(format_value)
+            .map(crate::report::format_value)
             .unwrap_or_else(|| "–".into())
     };
     progress.set_message(show_best(&existing));
