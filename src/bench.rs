@@ -154,21 +154,19 @@ fn one_study(
 ) -> Result<Option<RunRecord>> {
     let mut storage = Storage::open(&settings.storage_path)?;
     let config = problem.sweep();
+    let sweep = Sweep::from_value(config.clone(), "the benchmark sweep")?;
     let name = format!("bench-{}-{strategy}-b{}-s{seed}", problem.key(), settings.budget);
     let record = storage.create_study(&StudyRecord {
         id: 0,
         name,
-        config: config.clone(),
+        config,
         objective: problem.objective_json(),
-        metric: Sweep::from_value(config.clone(), "the benchmark sweep")?
-            .metric
-            .map_or("value".into(), |m| m.name),
+        metric: sweep.metric.clone().map_or("value".into(), |m| m.name),
         goal: Goal::Minimize,
         strategy: strategy.into(),
         seed,
         created: now(),
     })?;
-    let sweep = Sweep::from_value(config, "the benchmark sweep")?;
     let study = Study { record, sweep };
     let mut sampler = build_sampler(strategy, seed, &SamplerOptions::default())?;
     let mut objective = problem.objective();

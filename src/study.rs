@@ -171,7 +171,6 @@ pub fn run(
     let space = &study.sweep.space;
     let domain = space.domain();
     let goal = study.goal();
-    let existing = storage.trials(study.record.id)?;
     let progress = ProgressBar::with_draw_target(
         Some(settings.trials as u64),
         if settings.quiet {
@@ -192,17 +191,15 @@ pub fn run(
             .filter(|t| t.counts() && t.state != TrialState::Running)
             .count()
     };
-    progress.set_position(finished(&existing) as u64);
-    progress.reset_eta();
     let show_best = |trials: &[TrialRecord]| {
         best_trial(goal, trials)
             .and_then(|t| t.value)
             .map(crate::report::format_value)
             .unwrap_or_else(|| "–".into())
     };
-    progress.set_message(show_best(&existing));
 
     let mut exhausted = false;
+    let mut first = true;
     loop {
         if interrupted() {
             progress.abandon();
@@ -212,6 +209,12 @@ pub fn run(
             });
         }
         let started = storage.begin_trial(study.record.id, worker, |trials, number| {
+            // The store's latest trials, read for the strategy anyway, also drive the bar.
+            progress.set_position(finished(trials) as u64);
+            progress.set_message(show_best(trials));
+            if std::mem::take(&mut first) {
+                progress.reset_eta();
+            }
             if trials.iter().filter(|t| t.counts()).count() >= settings.trials {
                 return Ok(None);
             }
@@ -246,9 +249,6 @@ pub fn run(
                 exhausted,
             });
         }
-        let trials = storage.trials(study.record.id)?;
-        progress.set_position(finished(&trials) as u64);
-        progress.set_message(show_best(&trials));
     }
     progress.finish();
     Ok(RunReport {

@@ -66,28 +66,30 @@ fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
 }
 
+/// 20 random trials on Branin with seed 5 into study `study`; the `--quiet` summary.
+fn random_branin(d: &Path, study: &str) -> Value {
+    let args = [
+        "run",
+        "--objective",
+        "branin",
+        "--surrogate",
+        "random",
+        "--trials",
+        "20",
+        "--seed",
+        "5",
+        "--study",
+        study,
+        "--quiet",
+    ];
+    serde_json::from_str(&ok(bo(d, &args))).unwrap()
+}
+
 #[test]
 fn random_on_branin_resumes_to_thirty_with_the_same_first_twenty() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let first: Value = serde_json::from_str(&ok(bo(
-        d,
-        &[
-            "run",
-            "--objective",
-            "branin",
-            "--surrogate",
-            "random",
-            "--trials",
-            "20",
-            "--seed",
-            "5",
-            "--study",
-            "b",
-            "--quiet",
-        ],
-    )))
-    .unwrap();
+    let first = random_branin(d, "b");
     assert_eq!(first["trials"], 20);
     let before = export(d, "b");
     ok(bo(d, &["run", "--study", "b", "--trials", "30", "--quiet"]));
@@ -104,23 +106,7 @@ fn random_on_branin_resumes_to_thirty_with_the_same_first_twenty() {
         assert_eq!(a["value"], b["value"]);
     }
     // The same seed in a fresh study suggests the same configurations.
-    ok(bo(
-        d,
-        &[
-            "run",
-            "--objective",
-            "branin",
-            "--surrogate",
-            "random",
-            "--trials",
-            "20",
-            "--seed",
-            "5",
-            "--study",
-            "c",
-            "--quiet",
-        ],
-    ));
+    random_branin(d, "c");
     let again = export(d, "c");
     assert!(trials(&again).iter().zip(t0).all(|(a, b)| a["params"] == b["params"]));
     // Each x stays in Branin's box.
