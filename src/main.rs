@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use bo::bench::BenchSettings;
-use bo::objective::{FunctionObjective, Objective, ProgramObjective, INTERRUPTED};
+use bo::objective::vision::{self, DataSettings, Dataset};
+use bo::objective::{FunctionObjective, Objective, ProgramObjective, VisionObjective, INTERRUPTED};
 use bo::report;
 use bo::space::{Goal, Sweep};
 use bo::storage::{now, Storage, StudyRecord, Worker};
@@ -86,9 +87,40 @@ each is an intermediate value and the last is the result.")]
         /// Fail a re-test whose program runs longer than this many seconds.
         #[arg(long)]
         trial_timeout: Option<f64>,
+        /// Where a cifar10 or fashion-mnist study's data is.
+        #[arg(long, env = "BO_DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
         #[arg(long, default_value = "bo.db")]
         storage: PathBuf,
     },
+    /// Train one configuration over several seeds and print test accuracy, training seconds and images/s.
+    #[command(after_help = "\
+Hyperparameters (--set NAME=VALUE): model (cnn, airbench, resnet, resnet:B1,B2,B3,B4), width,
+optimizer (sgd, adam, adamw), lr, momentum, weight_decay, label_smoothing, batch_size, epochs,
+schedule (constant, linear, cosine, onecycle), warmup, flip, translate, cutout,
+mixed_precision, tta, train_images, blocks. Unset ones keep the dataset's defaults.
+BO_DEVICE=cpu trains on the CPU even where CUDA is available.")]
+    Train {
+        /// cifar10 or fashion-mnist.
+        #[arg(long, default_value = "cifar10")]
+        dataset: String,
+        /// A hyperparameter to change from the default, as NAME=VALUE; repeatable.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        /// Seeds 0..N-1, one training run each.
+        #[arg(long, default_value_t = 1)]
+        seeds: u64,
+        #[arg(long, env = "BO_DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+        /// Training images held out for validation.
+        #[arg(long, default_value_t = 5000)]
+        validation_size: usize,
+        /// Name of the summary row (default: the dataset).
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Say which device training uses (CUDA or the CPU) and why.
+    Device,
     /// Show a study's trials and its best one.
     Show {
         study: String,
@@ -127,10 +159,20 @@ struct RunArgs {
     /// A W&B sweep file (YAML or JSON) with the space and the program to run.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// A test function instead of a program: branin, hartmann3, hartmann6, ackleyN, levyN,
-    /// rosenbrockN, styblinski_tangN, six_hump_camel (N: the dimension).
+    /// A built-in objective instead of a program: cifar10 or fashion-mnist (train a network;
+    /// --config may replace the default search space), or a test function: branin, hartmann3,
+    /// hartmann6, ackleyN, levyN, rosenbrockN, styblinski_tangN, six_hump_camel (N: the dimension).
     #[arg(long)]
     objective: Option<String>,
+    /// Where cifar10 or fashion-mnist data is (CIFAR-10 is downloaded there when missing).
+    #[arg(long, env = "BO_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    /// Training images held out to score trials (cifar10, fashion-mnist); the test set never is.
+    #[arg(long, default_value_t = 5000)]
+    validation_size: usize,
+    /// Seed choosing the held-out images.
+    #[arg(long, default_value_t = 0)]
+    data_seed: u64,
     /// Standard deviation of Gaussian noise added to a test function.
     #[arg(long, default_value_t = 0.0)]
     noise: f64,
@@ -209,8 +251,21 @@ fn main() -> ExitCode {
             top_k,
             seeds,
             trial_timeout,
+            data_dir,
             storage,
-        } => retest(&study, top_k, seeds, trial_timeout, &storage),
+        } => retest(&study, top_k, seeds, &ObjectiveOptions { trial_timeout, data_dir }, &storage),
+        Commands::Train {
+            dataset,
+            set,
+            seeds,
+            data_dir,
+            validation_size,
+            label,
+        } => train(&dataset, &set, seeds, data_dir, validation_size, label).map(|_| ExitCode::SUCCESS),
+        Commands::Device => vision::device().map(|d| {
+            println!("{}", vision::describe(d));
+            ExitCode::SUCCESS
+        }),
         Commands::Show { study, storage } => show(&study, &storage).map(|_| ExitCode::SUCCESS),
         Commands::Export {
             study,
@@ -265,14 +320,14 @@ fn handle_ctrl_c() -> Result<()> {
     .context("cannot install the Ctrl-C handler")
 }
 
-fn retest(name: &str, top_k: usize, seeds: usize, trial_timeout: Option<f64>, storage_path: &Path) -> Result<ExitCode> {
+fn retest(name: &str, top_k: usize, seeds: usize, options: &ObjectiveOptions, storage_path: &Path) -> Result<ExitCode> {
     if top_k == 0 || seeds == 0 {
         bail!("--top-k and --seeds must be at least 1");
     }
     let mut storage = Storage::open_existing(storage_path)?;
     let record = load_study(&storage, name)?;
     let sweep = Sweep::from_value(record.config.clone(), &format!("study `{}`", record.name))?;
-    let mut objective = build_objective(&record, &sweep, trial_timeout)?;
+    let mut objective = build_objective(&record, &sweep, options)?;
     let study = Study { record, sweep };
     handle_ctrl_c()?;
     retest_and_report(&mut storage, &study, objective.as_mut(), top_k, seeds, storage_path)
@@ -338,7 +393,18 @@ fn list_studies(storage_path: &Path) -> Result<()> {
 
 /// A new study's record from the command line.
 fn new_study(args: &RunArgs, name: Option<&str>) -> Result<StudyRecord> {
+    let dataset = args.objective.as_deref().and_then(Dataset::from_name);
     let (config, objective, label) = match (&args.config, &args.objective) {
+        (config, Some(_)) if dataset.is_some() => {
+            let dataset = dataset.expect("checked");
+            let sweep = vision_sweep(dataset, config.as_deref())?;
+            let objective = json!({
+                "dataset": dataset.name(),
+                "validation": args.validation_size,
+                "data_seed": args.data_seed,
+            });
+            (sweep, objective, dataset.name().to_string())
+        }
         (Some(_), Some(f)) => bail!("--objective {f} searches the function's own domain; drop --config or --objective"),
         (Some(path), None) => {
             let sweep = Sweep::from_file(path)?;
@@ -372,6 +438,7 @@ fn new_study(args: &RunArgs, name: Option<&str>) -> Result<StudyRecord> {
     let (metric, goal) = match &sweep.metric {
         Some(m) => (m.name.clone(), m.goal),
         None if objective.get("function").is_some() => ("value".into(), Goal::Minimize),
+        None if dataset.is_some() => (vision::METRIC.into(), Goal::Minimize),
         None => bail!("the sweep needs `metric: {{name: ..., goal: minimize|maximize}}` to read the program's output"),
     };
     let strategy = args
@@ -407,13 +474,59 @@ fn check_strategy(strategy: &str, seed: u64, config: &Value, options: &SamplerOp
     Ok(())
 }
 
-fn build_objective(record: &StudyRecord, sweep: &Sweep, trial_timeout: Option<f64>) -> Result<Box<dyn Objective>> {
+/// The default search space of a training objective, with the parameters (and
+/// any other keys) of the user's sweep file in place of the defaults.
+fn vision_sweep(dataset: Dataset, file: Option<&Path>) -> Result<Value> {
+    let mut sweep = dataset.sweep();
+    let Some(path) = file else { return Ok(sweep) };
+    let user = Sweep::from_file(path)?;
+    if user.program.is_some() || user.command.is_some() {
+        bail!("{}: --objective {} trains a network itself; drop the sweep's program/command", path.display(), dataset.name());
+    }
+    if let Some(metric) = user.metric.as_ref().filter(|m| m.name != vision::METRIC || m.goal != Goal::Minimize) {
+        bail!("{}: --objective {} minimizes `{}`, not `{}`", path.display(), dataset.name(), vision::METRIC, metric.name);
+    }
+    for (key, value) in user.raw.as_object().into_iter().flatten() {
+        sweep[key] = value.clone();
+    }
+    let names = sweep["parameters"].as_object().into_iter().flatten().map(|(k, _)| k);
+    if let Some(unknown) = names.into_iter().find(|k| !vision::HYPERPARAMETERS.contains(&k.as_str())) {
+        bail!(
+            "{}: `{unknown}` is not a hyperparameter of the trainer ({})",
+            path.display(),
+            vision::HYPERPARAMETERS.join(", ")
+        );
+    }
+    Ok(sweep)
+}
+
+/// What building an objective needs beyond the stored study.
+struct ObjectiveOptions {
+    trial_timeout: Option<f64>,
+    data_dir: PathBuf,
+}
+
+fn build_objective(record: &StudyRecord, sweep: &Sweep, options: &ObjectiveOptions) -> Result<Box<dyn Objective>> {
+    if let Some(name) = record.objective.get("dataset").and_then(Value::as_str) {
+        let dataset = Dataset::from_name(name).with_context(|| format!("study `{}` names an unknown dataset `{name}`", record.name))?;
+        let mut settings = DataSettings::new(dataset, options.data_dir.clone());
+        if let Some(n) = record.objective.get("validation").and_then(Value::as_u64) {
+            settings.validation = n as usize;
+        }
+        if let Some(seed) = record.objective.get("data_seed").and_then(Value::as_u64) {
+            settings.data_seed = seed;
+        }
+        if let Ok(url) = std::env::var("BO_CIFAR10_URL") {
+            settings.cifar10_url = url;
+        }
+        return Ok(Box::new(VisionObjective::new(&settings)?));
+    }
     if let Some(name) = record.objective.get("function").and_then(Value::as_str) {
         let function = TestFunction::by_name(name).map_err(anyhow::Error::msg)?;
         let noise_sd = record.objective.get("noise").and_then(Value::as_f64).unwrap_or(0.0);
         return Ok(Box::new(FunctionObjective { function, noise_sd }));
     }
-    let timeout = match trial_timeout {
+    let timeout = match options.trial_timeout {
         Some(t) if t > 0.0 && t.is_finite() => Some(Duration::from_secs_f64(t)),
         Some(t) => bail!("--trial-timeout must be positive, got {t}"),
         None => None,
@@ -458,6 +571,19 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some(fresh) = &requested {
         check_strategy(&fresh.strategy, fresh.seed, &fresh.config, &options)?;
     }
+    let objective_options = ObjectiveOptions {
+        trial_timeout: args.trial_timeout,
+        data_dir: args.data_dir.clone(),
+    };
+    // Built before the study is stored: missing data fails without a trace.
+    let prebuilt = match &requested {
+        Some(fresh) => Some(build_objective(
+            fresh,
+            &Sweep::from_value(fresh.config.clone(), "the sweep")?,
+            &objective_options,
+        )?),
+        None => None,
+    };
     let mut storage = Storage::open(&args.storage)?;
     let record = match args.study.as_deref().map(|n| storage.study(n)).transpose()?.flatten() {
         Some(mut existing) => {
@@ -508,7 +634,10 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     }
     let mut sampler = build_sampler(&record.strategy, record.seed, &options)
         .with_context(|| format!("strategies available: {}", SAMPLER_NAMES.join(", ")))?;
-    let mut objective = build_objective(&record, &sweep, args.trial_timeout)?;
+    let mut objective = match prebuilt {
+        Some(objective) => objective,
+        None => build_objective(&record, &sweep, &objective_options)?,
+    };
     let trials = args.trials.or(sweep.run_cap).unwrap_or(30);
     let worker = Worker::this_process(Duration::from_secs_f64(args.heartbeat_timeout.max(1.0)));
     let study = Study { record, sweep };
@@ -588,4 +717,79 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `bo train`: the dataset's defaults changed by `--set`, trained once per seed.
+fn train(
+    dataset: &str,
+    set: &[String],
+    seeds: u64,
+    data_dir: PathBuf,
+    validation_size: usize,
+    label: Option<String>,
+) -> Result<()> {
+    let dataset = Dataset::from_name(dataset)
+        .with_context(|| format!("unknown dataset `{dataset}`: {}", Dataset::NAMES.join(", ")))?;
+    if seeds == 0 {
+        bail!("--seeds must be at least 1");
+    }
+    let mut params = serde_json::Map::new();
+    for assignment in set {
+        let (name, value) = assignment
+            .split_once('=')
+            .with_context(|| format!("--set takes NAME=VALUE, got `{assignment}`"))?;
+        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.into()));
+        params.insert(name.into(), value);
+    }
+    let config = dataset.defaults().with_params(&params).map_err(anyhow::Error::msg)?;
+    let device = vision::device()?;
+    if device.is_cuda() {
+        tch::Cuda::cudnn_set_benchmark(true);
+    }
+    let mut settings = DataSettings::new(dataset, data_dir);
+    settings.validation = validation_size;
+    eprintln!("loading {} from {} onto {}", dataset.name(), settings.dir.display(), vision::describe(device));
+    let data = settings.load(device)?;
+    handle_ctrl_c()?;
+    let stop = || INTERRUPTED.load(Ordering::SeqCst);
+    let mut results = Vec::new();
+    for seed in 0..seeds {
+        let mut on_epoch = |s: &vision::EpochStats| {
+            eprintln!(
+                "  seed {seed} epoch {}: train loss {:.4}, val accuracy {:.2}%",
+                s.epoch,
+                s.train_loss,
+                100.0 * s.val_accuracy
+            )
+        };
+        let r = match vision::train(&data, &config, seed, &mut on_epoch, &stop) {
+            Ok(r) => r,
+            Err(vision::TrainError::Stopped) => bail!("interrupted"),
+            Err(vision::TrainError::Diverged(why) | vision::TrainError::Invalid(why)) => bail!("seed {seed}: {why}"),
+        };
+        println!(
+            "seed {seed}: test {:.2}%  val {:.2}%  train {:.2} s  {:.0} images/s",
+            100.0 * r.test_accuracy,
+            100.0 * r.val_accuracy,
+            r.train_seconds,
+            r.images_per_second
+        );
+        results.push(r);
+    }
+    let summary = |f: fn(&vision::TrainResult) -> f64, scale: f64, digits: usize| {
+        let values: Vec<f64> = results.iter().map(|r| scale * f(r)).collect();
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (values.len().max(2) - 1) as f64).sqrt();
+        format!("{mean:.digits$} ± {sd:.digits$}")
+    };
+    println!("| run | seeds | test accuracy (%) | training seconds | images/s |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| {} | {seeds} | {} | {} | {} |",
+        label.unwrap_or_else(|| dataset.name().into()),
+        summary(|r| r.test_accuracy, 100.0, 2),
+        summary(|r| r.train_seconds, 1.0, 2),
+        summary(|r| r.images_per_second, 1.0, 0)
+    );
+    Ok(())
 }

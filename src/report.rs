@@ -69,10 +69,20 @@ pub fn show(out: &mut impl Write, study: &StudyRecord, trials: &[TrialRecord]) -
                 .ended
                 .map(|e| format!("{:.1}", e - t.started))
                 .unwrap_or_else(|| "–".into());
-            let detail = match &t.error {
-                Some(e) => format!("{}  ({})", format_params(&t.params), truncate(e, 80)),
-                None => format_params(&t.params),
-            };
+            let mut detail = format_params(&t.params);
+            // Final measurements beside the metric (test accuracy, seconds): shown, never chosen on.
+            let finals: Vec<String> = t
+                .metrics
+                .iter()
+                .filter(|(_, step, _)| step.is_none())
+                .map(|(name, _, value)| format!("{name} {}", format_value(*value)))
+                .collect();
+            if !finals.is_empty() {
+                detail = format!("{detail}  [{}]", finals.join(", "));
+            }
+            if let Some(e) = &t.error {
+                detail = format!("{detail}  ({})", truncate(e, 80));
+            }
             [
                 t.number.to_string(),
                 state_label(t),
@@ -192,6 +202,7 @@ pub fn trial_json(t: &TrialRecord) -> Value {
         "suggest_seconds": t.suggest_seconds,
         "retest_of": t.retest_of,
         "intermediate": t.intermediate.iter().map(|(s, v)| json!({"step": s, "value": v})).collect::<Vec<_>>(),
+        "metrics": t.metrics.iter().map(|(name, step, value)| json!({"name": name, "step": step, "value": value})).collect::<Vec<_>>(),
     })
 }
 

@@ -84,6 +84,8 @@ pub struct TrialRecord {
     /// For a re-test: the number of the search trial whose configuration it repeats.
     pub retest_of: Option<u64>,
     pub intermediate: Vec<(i64, f64)>,
+    /// Other measurements: name, step (none for a final one), value.
+    pub metrics: Vec<(String, Option<i64>, f64)>,
 }
 
 impl TrialRecord {
@@ -197,6 +199,13 @@ CREATE TABLE IF NOT EXISTS intermediate (
     value REAL NOT NULL,
     PRIMARY KEY (trial_id, step)
 );
+CREATE TABLE IF NOT EXISTS metrics (
+    trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    step INTEGER,
+    value REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metrics_by_trial ON metrics (trial_id);
 ";
 
 impl Storage {
@@ -334,6 +343,7 @@ impl Storage {
             suggest_seconds: new.suggest_seconds,
             retest_of: new.retest_of,
             intermediate: Vec::new(),
+            metrics: Vec::new(),
         }))
     }
 
@@ -350,6 +360,14 @@ impl Storage {
         self.conn.execute(
             "INSERT OR REPLACE INTO intermediate (trial_id, step, value) VALUES (?1, ?2, ?3)",
             params![trial_id, step, value],
+        )?;
+        Ok(())
+    }
+
+    pub fn record_metric(&self, trial_id: i64, name: &str, step: Option<i64>, value: f64) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO metrics (trial_id, name, step, value) VALUES (?1, ?2, ?3, ?4)",
+            params![trial_id, name, step, value],
         )?;
         Ok(())
     }
@@ -420,6 +438,7 @@ fn load_trials(conn: &Connection, study_id: i64) -> Result<Vec<TrialRecord>> {
             suggest_seconds: row.get(14)?,
             retest_of: row.get::<_, Option<i64>>(15)?.map(|n| n as u64),
             intermediate: Vec::new(),
+            metrics: Vec::new(),
         };
         Ok((record, row.get::<_, String>(2)?, row.get::<_, String>(3)?))
     })?;
@@ -445,6 +464,18 @@ fn load_trials(conn: &Connection, study_id: i64) -> Result<Vec<TrialRecord>> {
         let (trial_id, step, value) = row?;
         if let Some(&i) = index.get(&trial_id) {
             trials[i].intermediate.push((step, value));
+        }
+    }
+    let mut stmt = conn.prepare(
+        "SELECT m.trial_id, m.name, m.step, m.value FROM metrics m JOIN trials t ON t.id = m.trial_id WHERE t.study_id = ?1 ORDER BY m.rowid",
+    )?;
+    let rows = stmt.query_map([study_id], |row| {
+        Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, Option<i64>>(2)?, row.get::<_, f64>(3)?))
+    })?;
+    for row in rows {
+        let (trial_id, name, step, value) = row?;
+        if let Some(&i) = index.get(&trial_id) {
+            trials[i].metrics.push((name, step, value));
         }
     }
     Ok(trials)

@@ -9,7 +9,7 @@ use anyhow::{anyhow, Result};
 use bo_surrogates::{History, Observation, Sampler};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::objective::{interrupted, Objective, Outcome, TrialContext};
+use crate::objective::{interrupted, Objective, Outcome, Report, TrialContext};
 use crate::space::{Goal, Space, Sweep};
 use crate::storage::{NewTrial, Storage, StudyRecord, TrialRecord, TrialState, Worker};
 
@@ -138,8 +138,12 @@ pub fn execute(
         params: &trial.params,
     };
     let mut report_error = None;
-    let outcome = objective.evaluate(&context, &mut |step, value| {
-        if let Err(e) = storage.report(trial.id, step, value) {
+    let outcome = objective.evaluate(&context, &mut |report| {
+        let stored = match report {
+            Report::Intermediate { step, value } => storage.report(trial.id, step, value),
+            Report::Metric { name, step, value } => storage.record_metric(trial.id, name, step, value),
+        };
+        if let Err(e) = stored {
             report_error.get_or_insert(e);
         }
     });

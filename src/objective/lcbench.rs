@@ -3,7 +3,7 @@ use std::sync::Arc;
 use bo_benchmarks::lcbench::{Config, Lcbench, MAX_EPOCH};
 use serde_json::{json, Map, Value};
 
-use super::{Objective, Outcome, TrialContext};
+use super::{Objective, Outcome, Report, TrialContext};
 
 /// One LCBench task as an objective: the validation error (percent) after the
 /// last epoch, with every epoch's error as an intermediate value (the fidelity).
@@ -60,12 +60,15 @@ impl LcbenchObjective {
 }
 
 impl Objective for LcbenchObjective {
-    fn evaluate(&mut self, trial: &TrialContext, report: &mut dyn FnMut(i64, f64)) -> Outcome {
+    fn evaluate(&mut self, trial: &TrialContext, report: &mut dyn FnMut(Report)) -> Outcome {
         let mut last = f64::NAN;
         for epoch in 1..=MAX_EPOCH {
             match self.error_at(trial.params, epoch) {
                 Ok(error) => {
-                    report(epoch as i64, error);
+                    report(Report::Intermediate {
+                        step: epoch as i64,
+                        value: error,
+                    });
                     last = error;
                 }
                 Err(e) => return Outcome::Failed(e),

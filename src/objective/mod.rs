@@ -1,12 +1,15 @@
-//! What evaluates a trial: a test function or any program.
+//! What evaluates a trial: a test function, a program, LCBench's surrogate, or
+//! training a network on images.
 
 mod function;
 mod lcbench;
 mod program;
+pub mod vision;
 
 pub use function::FunctionObjective;
 pub use lcbench::LcbenchObjective;
 pub use program::{ProgramObjective, DEFAULT_COMMAND};
+pub use vision::VisionObjective;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -36,7 +39,17 @@ pub enum Outcome {
     Interrupted,
 }
 
+/// What an objective records while it runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Report<'a> {
+    /// The metric after `step` (an epoch, say): the learning curve.
+    Intermediate { step: i64, value: f64 },
+    /// Any other measurement (a loss, test accuracy, seconds), kept with the
+    /// trial and shown, never used to choose.
+    Metric { name: &'a str, step: Option<i64>, value: f64 },
+}
+
 pub trait Objective {
-    /// Evaluates one configuration; `report(step, value)` records intermediate values.
-    fn evaluate(&mut self, trial: &TrialContext, report: &mut dyn FnMut(i64, f64)) -> Outcome;
+    /// Evaluates one configuration, recording what it measures on the way through `report`.
+    fn evaluate(&mut self, trial: &TrialContext, report: &mut dyn FnMut(Report)) -> Outcome;
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use super::{interrupted, Objective, Outcome, TrialContext};
+use super::{interrupted, Objective, Outcome, Report, TrialContext};
 
 /// The command W&B runs when a sweep names none.
 pub const DEFAULT_COMMAND: &[&str] = &["${env}", "${interpreter}", "${program}", "${args}"];
@@ -115,7 +115,7 @@ fn kill_group(child: &mut Child) {
 }
 
 impl Objective for ProgramObjective {
-    fn evaluate(&mut self, trial: &TrialContext, report: &mut dyn FnMut(i64, f64)) -> Outcome {
+    fn evaluate(&mut self, trial: &TrialContext, report: &mut dyn FnMut(Report)) -> Outcome {
         let argv = match self.argv(trial.params) {
             Ok(argv) => argv,
             Err(e) => return Outcome::Failed(e),
@@ -173,7 +173,7 @@ impl Objective for ProgramObjective {
                     Some(Ok((step, value))) if value.is_finite() => {
                         let step = step.unwrap_or(reports);
                         reports += 1;
-                        report(step, value);
+                        report(Report::Intermediate { step, value });
                         last = Some(value);
                     }
                     Some(Ok((_, value))) => {

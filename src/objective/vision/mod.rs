@@ -1,0 +1,251 @@
+//! Image classification as the objective: each trial trains a network with the
+//! sampled hyperparameters (CIFAR-10 on the GPU, Fashion-MNIST on a CPU) and
+//! returns the validation error in percent.
+
+mod augment;
+mod cifar10;
+mod data;
+mod download;
+mod fashion_mnist;
+mod models;
+mod train;
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use tch::Device;
+
+pub use augment::Augment;
+pub use data::{ImageData, ImageSet, Splits};
+pub use models::Architecture;
+pub use train::{train, EpochStats, OptimizerKind, Schedule, TrainConfig, TrainError, TrainResult, HYPERPARAMETERS};
+
+use super::{Objective, Outcome, Report, TrialContext};
+
+/// The metric a vision study minimizes.
+pub const METRIC: &str = "val_error";
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Dataset {
+    Cifar10,
+    FashionMnist,
+}
+
+impl Dataset {
+    pub const NAMES: [&'static str; 2] = ["cifar10", "fashion-mnist"];
+
+    pub fn from_name(name: &str) -> Option<Dataset> {
+        match name {
+            "cifar10" => Some(Dataset::Cifar10),
+            "fashion-mnist" => Some(Dataset::FashionMnist),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Dataset::Cifar10 => "cifar10",
+            Dataset::FashionMnist => "fashion-mnist",
+        }
+    }
+
+    /// Hyperparameters a trial does not search.
+    pub fn defaults(self) -> TrainConfig {
+        match self {
+            // airbench94's recipe, with the loss averaged over the batch.
+            Dataset::Cifar10 => TrainConfig {
+                model: Architecture::Airbench,
+                width: 1.0,
+                optimizer: OptimizerKind::Sgd,
+                lr: 0.2,
+                momentum: 0.85,
+                weight_decay: 5e-4,
+                label_smoothing: 0.2,
+                batch_size: 1024,
+                epochs: 10,
+                schedule: Schedule::Linear,
+                warmup: 0.2,
+                augment: Augment {
+                    flip: true,
+                    translate: 2,
+                    cutout: 0,
+                },
+                mixed_precision: true,
+                tta: true,
+                train_images: 0,
+            },
+            // Small enough that a study of a dozen trials runs in minutes on 2 CPU cores.
+            Dataset::FashionMnist => TrainConfig {
+                model: Architecture::SmallCnn,
+                width: 0.5,
+                optimizer: OptimizerKind::Sgd,
+                lr: 0.05,
+                momentum: 0.9,
+                weight_decay: 5e-4,
+                label_smoothing: 0.0,
+                batch_size: 128,
+                epochs: 1,
+                schedule: Schedule::Linear,
+                warmup: 0.1,
+                augment: Augment {
+                    flip: true,
+                    translate: 2,
+                    cutout: 0,
+                },
+                mixed_precision: true,
+                tta: false,
+                train_images: 20000,
+            },
+        }
+    }
+
+    /// The default search space, as a W&B sweep. A sweep file given with
+    /// --config replaces its parameters; the ones it leaves out keep `defaults`.
+    pub fn sweep(self) -> Value {
+        let parameters = match self {
+            Dataset::Cifar10 => json!({
+                "lr": {"distribution": "log_uniform_values", "min": 0.02, "max": 1.0},
+                "batch_size": {"distribution": "q_log_uniform_values", "min": 256, "max": 2048, "q": 8},
+                "weight_decay": {"distribution": "log_uniform_values", "min": 1e-5, "max": 5e-3},
+                "label_smoothing": {"distribution": "uniform", "min": 0.0, "max": 0.3},
+                "momentum": {"distribution": "uniform", "min": 0.7, "max": 0.95},
+                "epochs": {"distribution": "int_uniform", "min": 6, "max": 14},
+                "cutout": {"distribution": "int_uniform", "min": 0, "max": 12},
+                "width": {"distribution": "uniform", "min": 0.5, "max": 1.5}
+            }),
+            Dataset::FashionMnist => json!({
+                "lr": {"distribution": "log_uniform_values", "min": 0.003, "max": 0.5},
+                "batch_size": {"distribution": "q_log_uniform_values", "min": 32, "max": 512, "q": 8},
+                "weight_decay": {"distribution": "log_uniform_values", "min": 1e-6, "max": 1e-2},
+                "label_smoothing": {"distribution": "uniform", "min": 0.0, "max": 0.2},
+                "momentum": {"distribution": "uniform", "min": 0.5, "max": 0.98},
+                "cutout": {"distribution": "int_uniform", "min": 0, "max": 10},
+                "width": {"distribution": "uniform", "min": 0.25, "max": 1.0}
+            }),
+        };
+        json!({"method": "bayes", "metric": {"name": METRIC, "goal": "minimize"}, "parameters": parameters})
+    }
+}
+
+/// Where the data is and how it is split: fixed for a study.
+#[derive(Clone, Debug)]
+pub struct DataSettings {
+    pub dataset: Dataset,
+    pub dir: PathBuf,
+    /// Training images held out to score trials.
+    pub validation: usize,
+    /// Chooses the held-out images.
+    pub data_seed: u64,
+    /// Where CIFAR-10's tarball comes from when it is not on disk.
+    pub cifar10_url: String,
+}
+
+impl DataSettings {
+    pub fn new(dataset: Dataset, dir: PathBuf) -> Self {
+        DataSettings {
+            dataset,
+            dir,
+            validation: 5000,
+            data_seed: 0,
+            cifar10_url: cifar10::TARBALL_URL.into(),
+        }
+    }
+
+    /// Loads, splits and moves the data to `device`, once.
+    pub fn load(&self, device: Device) -> Result<Splits> {
+        let data = match self.dataset {
+            Dataset::Cifar10 => cifar10::load(&self.dir, &self.cifar10_url)?,
+            Dataset::FashionMnist => fashion_mnist::load(&self.dir)?,
+        };
+        Ok(data.split(self.validation, self.data_seed)?.to_device(device))
+    }
+}
+
+/// The device trials train on: CUDA when there is one, unless BO_DEVICE says
+/// `cpu` (or `cuda`, which then must exist).
+pub fn device() -> Result<Device> {
+    match std::env::var("BO_DEVICE").as_deref() {
+        Ok("cpu") => Ok(Device::Cpu),
+        Ok("cuda") if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
+        Ok("cuda") => bail!(
+            "BO_DEVICE=cuda but libtorch sees no CUDA device (is the binary linked against a CUDA build of torch, \
+             and is its lib/ folder on LD_LIBRARY_PATH?)"
+        ),
+        Ok(other) if !other.is_empty() => bail!("BO_DEVICE must be cpu or cuda, got `{other}`"),
+        _ => Ok(Device::cuda_if_available()),
+    }
+}
+
+/// One line about the device, for the user.
+pub fn describe(device: Device) -> String {
+    match device {
+        Device::Cuda(i) => format!(
+            "cuda:{i} ({} CUDA device(s), cuDNN {})",
+            tch::Cuda::device_count(),
+            if tch::Cuda::cudnn_is_available() { "available" } else { "missing" }
+        ),
+        _ => format!("cpu ({} threads)", tch::get_num_threads()),
+    }
+}
+
+pub struct VisionObjective {
+    data: Splits,
+    defaults: TrainConfig,
+}
+
+impl VisionObjective {
+    /// Loads the data now, so that a missing or broken file fails before any trial.
+    pub fn new(settings: &DataSettings) -> Result<Self> {
+        let device = device()?;
+        if device.is_cuda() {
+            tch::Cuda::cudnn_set_benchmark(true);
+        }
+        let data = settings
+            .load(device)
+            .with_context(|| format!("cannot load {} from {}", settings.dataset.name(), settings.dir.display()))?;
+        Ok(VisionObjective {
+            data,
+            defaults: settings.dataset.defaults(),
+        })
+    }
+}
+
+impl Objective for VisionObjective {
+    fn evaluate(&mut self, trial: &TrialContext, report: &mut dyn FnMut(Report)) -> Outcome {
+        let config = match self.defaults.clone().with_params(trial.params) {
+            Ok(c) => c,
+            Err(e) => return Outcome::Failed(e),
+        };
+        let mut on_epoch = |s: &EpochStats| {
+            report(Report::Intermediate {
+                step: s.epoch,
+                value: 100.0 * (1.0 - s.val_accuracy),
+            });
+            report(Report::Metric {
+                name: "val_loss",
+                step: Some(s.epoch),
+                value: s.val_loss,
+            });
+            report(Report::Metric {
+                name: "train_loss",
+                step: Some(s.epoch),
+                value: s.train_loss,
+            });
+        };
+        match train(&self.data, &config, trial.seed, &mut on_epoch, &super::interrupted) {
+            Ok(result) => {
+                for (name, value) in [
+                    ("test_accuracy", result.test_accuracy),
+                    ("train_seconds", result.train_seconds),
+                    ("images_per_second", result.images_per_second),
+                ] {
+                    report(Report::Metric { name, step: None, value });
+                }
+                Outcome::Complete(100.0 * (1.0 - result.val_accuracy))
+            }
+            Err(TrainError::Stopped) => Outcome::Interrupted,
+            Err(TrainError::Diverged(why) | TrainError::Invalid(why)) => Outcome::Failed(why),
+        }
+    }
+}
