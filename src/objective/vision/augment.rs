@@ -119,7 +119,7 @@ mod tests {
         for i in 0..32 {
             let values = x.get(i).get(1).flatten(0, -1);
             let out = moved.get(i).get(1).flatten(0, -1);
-            assert!(out.isin(&values, false, false).all().int64_value(&[]) == 1);
+            assert!(Tensor::isin(&out, &values, false, false).all().int64_value(&[]) == 1);
         }
     }
 

@@ -6,6 +6,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use tch::{Device, Kind, Tensor};
 
+#[derive(Debug)]
 pub struct ImageSet {
     /// uint8, [N, C, H, W].
     pub images: Tensor,
@@ -60,6 +61,7 @@ impl ImageSet {
 }
 
 /// A dataset's official training and test sets.
+#[derive(Debug)]
 pub struct ImageData {
     pub train: ImageSet,
     pub test: ImageSet,

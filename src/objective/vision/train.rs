@@ -1,6 +1,7 @@
 //! One training run: hyperparameters, optimizer, learning-rate schedule, mixed
 //! precision, per-epoch validation and the final test score.
 
+use std::sync::Mutex;
 use std::time::Instant;
 
 use serde_json::{Map, Value};
@@ -317,6 +318,10 @@ pub fn train(
     on_epoch: &mut dyn FnMut(&EpochStats),
     stop: &dyn Fn() -> bool,
 ) -> Result<TrainResult, TrainError> {
+    // torch's random generator is global: a second run in another thread would
+    // interleave its draws with this one's and break "same seed, same result".
+    static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _running = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     tch::manual_seed(seed as i64);
     let device = data.train.images.device();
     let autocast = config.mixed_precision && device.is_cuda();
@@ -437,4 +442,137 @@ pub fn train(
         images_per_second: (steps_per_epoch * batch * config.epochs) as f64 / train_seconds,
         epochs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objective::vision::data::ImageData;
+    use serde_json::json;
+
+    /// Ten classes of 1x8x8 images: noise plus a bright pixel at a class-specific
+    /// place. Drawn with its own generator, not torch's, which other tests reseed.
+    fn synthetic_splits(n: i64) -> Splits {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(99);
+        let labels: Vec<u8> = (0..n).map(|_| rng.gen_range(0..10)).collect();
+        let mut pixels: Vec<u8> = (0..n * 64).map(|_| rng.gen_range(0..100)).collect();
+        for (i, &class) in labels.iter().enumerate() {
+            let (row, col) = (class as usize / 4 * 2 + 1, class as usize % 4 * 2);
+            pixels[i * 64 + row * 8 + col] = 255;
+        }
+        let set = ImageSet::from_bytes(&pixels, &labels, [1, 8, 8]).unwrap();
+        let test = set.select(&Tensor::arange(100, (Kind::Int64, Device::Cpu)));
+        ImageData { train: set, test, classes: 10 }.split(100, 0).unwrap()
+    }
+
+    fn quick_config() -> TrainConfig {
+        TrainConfig {
+            model: Architecture::SmallCnn,
+            width: 0.25,
+            optimizer: OptimizerKind::Sgd,
+            lr: 0.05,
+            momentum: 0.9,
+            weight_decay: 0.0,
+            label_smoothing: 0.0,
+            batch_size: 32,
+            epochs: 3,
+            schedule: Schedule::Constant,
+            warmup: 0.0,
+            // Shifts and flips would move the pixel that tells the classes apart.
+            augment: Augment {
+                flip: false,
+                translate: 0,
+                cutout: 0,
+            },
+            mixed_precision: true,
+            tta: false,
+            train_images: 0,
+        }
+    }
+
+    fn run(config: &TrainConfig, seed: u64) -> Result<TrainResult, TrainError> {
+        train(&synthetic_splits(700), config, seed, &mut |_| {}, &|| false)
+    }
+
+    #[test]
+    fn training_lowers_the_loss_and_learns_the_classes() {
+        for optimizer in [OptimizerKind::Sgd, OptimizerKind::Adam, OptimizerKind::AdamW] {
+            let lr = if optimizer == OptimizerKind::Sgd { 0.05 } else { 0.005 };
+            let result = run(&TrainConfig { optimizer, lr, ..quick_config() }, 0).unwrap();
+            let losses: Vec<f64> = result.epochs.iter().map(|e| e.train_loss).collect();
+            assert!(losses[2] < 0.7 * losses[0], "{optimizer:?}: {losses:?}");
+            assert!(result.val_accuracy > 0.5, "{optimizer:?}: {result:?}");
+        }
+    }
+
+    #[test]
+    fn the_same_seed_trains_the_same_network() {
+        let config = quick_config();
+        let (a, b, c) = (run(&config, 4).unwrap(), run(&config, 4).unwrap(), run(&config, 5).unwrap());
+        assert_eq!(a.epochs[2].train_loss, b.epochs[2].train_loss);
+        assert_eq!(a.val_loss, b.val_loss);
+        assert_ne!(a.epochs[2].train_loss, c.epochs[2].train_loss);
+    }
+
+    #[test]
+    fn a_learning_rate_that_blows_up_fails_with_the_reason() {
+        let config = TrainConfig { lr: 1e30, ..quick_config() };
+        match run(&config, 0) {
+            Err(TrainError::Diverged(why)) => assert!(why.contains("training loss became"), "{why}"),
+            other => panic!("expected divergence, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_stop_request_ends_training() {
+        let result = train(&synthetic_splits(300), &quick_config(), 0, &mut |_| {}, &|| true);
+        assert_eq!(result.unwrap_err(), TrainError::Stopped);
+    }
+
+    #[test]
+    fn schedules_warm_up_and_decay_as_documented() {
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        assert!(close(Schedule::Linear.factor(0.1, 0.2), 0.5));
+        assert!(close(Schedule::Linear.factor(0.2, 0.2), 1.0));
+        assert!(close(Schedule::Linear.factor(0.6, 0.2), 0.5));
+        assert!(close(Schedule::Cosine.factor(0.6, 0.2), 0.5));
+        assert!(Schedule::Cosine.factor(0.3, 0.2) > Schedule::Linear.factor(0.3, 0.2));
+        assert!(close(Schedule::OneCycle.factor(0.0, 0.3), 1.0 / 25.0));
+        assert!(close(Schedule::OneCycle.factor(0.3, 0.3), 1.0));
+        assert!(close(Schedule::OneCycle.factor(1.0, 0.3), 1e-4));
+        assert!(close(Schedule::Constant.factor(0.9, 0.2), 1.0));
+    }
+
+    #[test]
+    fn parameters_override_defaults_and_bad_ones_are_named() {
+        let params = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let config = quick_config()
+            .with_params(&params(json!({"lr": 0.3, "batch_size": 256.0, "optimizer": "adamw", "blocks": 2, "tta": false})))
+            .unwrap();
+        assert_eq!(
+            (config.lr, config.batch_size, config.optimizer, config.tta),
+            (0.3, 256, OptimizerKind::AdamW, false)
+        );
+        assert_eq!(config.model, Architecture::ResNet { blocks: [2; 4] });
+        for (bad, message) in [
+            (json!({"lr": -1.0}), "`lr` must be > 0"),
+            (json!({"batch_size": 100.5}), "whole number"),
+            (json!({"momentum": 1.0}), "[0, 1)"),
+            (json!({"schedule": "step"}), "onecycle"),
+            (json!({"learning_rate": 0.1}), "unknown hyperparameter `learning_rate`"),
+        ] {
+            let error = quick_config().with_params(&params(bad.clone())).unwrap_err();
+            assert!(error.contains(message), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn more_train_images_than_there_are_is_refused() {
+        let config = TrainConfig {
+            train_images: 100_000,
+            ..quick_config()
+        };
+        assert!(matches!(run(&config, 0), Err(TrainError::Invalid(why)) if why.contains("100000")));
+    }
 }

@@ -1,0 +1,135 @@
+//! End-to-end: `bo run --objective cifar10` trains real (tiny) networks on a
+//! tiny CIFAR-10 the test writes in the official binary layout.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn bo(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bo"))
+        .args(args)
+        .current_dir(dir)
+        // Never reach out for the real tarball.
+        .env("BO_CIFAR10_URL", "http://127.0.0.1:9/cifar-10-binary.tar.gz")
+        .env_remove("BO_DATA_DIR")
+        .output()
+        .expect("bo runs")
+}
+
+fn ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "bo failed: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// 5 training batches of 40 images and a test batch of 40; class c is a flat
+/// colour (c-dependent) with a little noise, so a small CNN learns it fast.
+fn write_tiny_cifar(dir: &Path) {
+    let folder = dir.join("data/cifar-10-batches-bin");
+    std::fs::create_dir_all(&folder).unwrap();
+    let names = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"];
+    for (b, name) in names.iter().enumerate() {
+        let mut bytes = Vec::new();
+        for i in 0..40usize {
+            let class = (i * 7 + b) % 10;
+            bytes.push(class as u8);
+            for channel in 0..3 {
+                let base = [25 * class, 250 - 25 * class, (80 * class) % 250][channel];
+                bytes.extend((0..1024).map(|p| (base + (p * 13 + i * 5) % 7) as u8));
+            }
+        }
+        std::fs::write(folder.join(format!("{name}.bin")), bytes).unwrap();
+    }
+}
+
+fn sweep(dir: &Path, lr: &str, method: &str) {
+    let text = format!(
+        "method: {method}\nparameters:\n  model: {{value: cnn}}\n  width: {{value: 0.25}}\n  epochs: {{value: 2}}\n  \
+         batch_size: {{value: 32}}\n  lr: {lr}\n"
+    );
+    std::fs::write(dir.join("sweep.yaml"), text).unwrap();
+}
+
+fn export(dir: &Path, study: &str) -> Value {
+    serde_json::from_str(&ok(bo(dir, &["export", study, "--format", "json"]))).unwrap()
+}
+
+#[test]
+fn a_cifar10_study_trains_networks_and_records_curves_and_test_accuracy() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_tiny_cifar(d);
+    sweep(d, "{distribution: log_uniform_values, min: 0.01, max: 0.1}", "random");
+    let args = [
+        "run", "--objective", "cifar10", "--config", "sweep.yaml", "--validation-size", "40", "--trials", "3",
+        "--study", "tiny", "--seed", "1", "--quiet",
+    ];
+    ok(bo(d, &args));
+    let doc = export(d, "tiny");
+    assert_eq!(doc["metric"], "val_error");
+    let trials = doc["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 3);
+    for t in trials {
+        assert_eq!(t["state"], "complete", "{t}");
+        let curve: Vec<(i64, f64)> = t["intermediate"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["step"].as_i64().unwrap(), p["value"].as_f64().unwrap()))
+            .collect();
+        assert_eq!(curve.iter().map(|p| p.0).collect::<Vec<_>>(), vec![1, 2]);
+        // The study's value is the last epoch's validation error, in percent.
+        assert_eq!(t["value"].as_f64(), Some(curve[1].1));
+        let metric = |name: &str| t["metrics"].as_array().unwrap().iter().filter(|m| m["name"] == name).count();
+        assert_eq!((metric("test_accuracy"), metric("val_loss"), metric("train_seconds")), (1, 2, 1), "{t}");
+        let lr = t["params"]["lr"].as_f64().unwrap();
+        assert!((0.01..=0.1).contains(&lr));
+    }
+    // The classes are easy: some trial learns them.
+    let best = trials.iter().filter_map(|t| t["value"].as_f64()).fold(f64::INFINITY, f64::min);
+    assert!(best < 50.0, "best validation error {best}%");
+    assert!(ok(bo(d, &["show", "tiny"])).contains("test_accuracy"));
+}
+
+#[test]
+fn a_learning_rate_that_produces_nan_fails_only_its_trial() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_tiny_cifar(d);
+    sweep(d, "{values: [0.05, 1.0e30]}", "grid");
+    let args = [
+        "run", "--objective", "cifar10", "--config", "sweep.yaml", "--validation-size", "40", "--surrogate", "grid",
+        "--study", "nan", "--trials", "2", "--quiet",
+    ];
+    ok(bo(d, &args));
+    let doc = export(d, "nan");
+    let trials = doc["trials"].as_array().unwrap();
+    let by_lr = |lr: f64| trials.iter().find(|t| t["params"]["lr"].as_f64() == Some(lr)).unwrap();
+    assert_eq!(by_lr(0.05)["state"], "complete");
+    let failed = by_lr(1.0e30);
+    assert_eq!(failed["state"], "failed");
+    assert!(failed["error"].as_str().unwrap().contains("NaN"), "{failed}");
+}
+
+#[test]
+fn missing_data_or_an_unknown_hyperparameter_is_refused_before_anything_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = bo(d, &["run", "--objective", "cifar10", "--data-dir", "nowhere", "--trials", "1"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("data_batch_1.bin") && err.contains("BO_DATA_DIR"), "{err}");
+    assert!(!d.join("bo.db").exists());
+
+    write_tiny_cifar(d);
+    std::fs::write(d.join("sweep.yaml"), "parameters:\n  learning_rate: {min: 0.01, max: 0.1}\n").unwrap();
+    let out = bo(d, &["run", "--objective", "cifar10", "--config", "sweep.yaml", "--trials", "1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("`learning_rate` is not a hyperparameter"), "{err}");
+    assert!(!d.join("bo.db").exists());
+}
