@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
 # Installs what building bo needs beyond Rust and Python, then builds it.
+# Sourced by run.sh and test.sh so that cargo sees the torch environment it sets.
 # Idempotent: a machine that has everything only builds.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 if ! command -v cargo >/dev/null; then
     echo "bo needs a Rust toolchain (https://rustup.rs)" >&2
     exit 1
 fi
 if ! command -v python3 >/dev/null; then
-    echo "bo's tests run small Python programs as objectives: install python3" >&2
+    echo "bo needs python3 (torch's libraries come from pip; tests run small Python objectives)" >&2
     exit 1
 fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+apt_install() {
+    echo "installing $* ..." >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
 # ndarray-linalg links the system OpenBLAS (LAPACK).
 have_openblas() {
     if command -v dpkg >/dev/null; then
@@ -20,11 +28,23 @@ have_openblas() {
         pkg-config --exists openblas 2>/dev/null
     fi
 }
-if ! have_openblas; then
-    echo "installing libopenblas-dev (LAPACK for the GP)..." >&2
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libopenblas-dev >/dev/null
+have_openblas || apt_install libopenblas-dev
+
+# tch 0.24 builds against pip's torch 2.11.0 (LIBTORCH_USE_PYTORCH). The venv
+# lives outside the checkout, so every clone and CI run reuses the one install.
+BO_TORCH_VENV="${BO_TORCH_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/bo/torch-2.11.0}"
+torch_ok() {
+    "$BO_TORCH_VENV/bin/python" -c 'import sys, torch; sys.exit(torch.__version__.split("+")[0] != "2.11.0")' 2>/dev/null
+}
+if ! torch_ok; then
+    echo "installing torch 2.11.0 into $BO_TORCH_VENV (libtorch for tch: about 2.6 GB, once)..." >&2
+    if ! python3 -m venv --clear "$BO_TORCH_VENV" 2>/dev/null; then
+        command -v apt-get >/dev/null && apt_install python3-venv
+        python3 -m venv --clear "$BO_TORCH_VENV"
+    fi
+    "$BO_TORCH_VENV/bin/pip" install --quiet --no-cache-dir --disable-pip-version-check torch==2.11.0
+    torch_ok || { echo "torch 2.11.0 did not install into $BO_TORCH_VENV" >&2; exit 1; }
 fi
+export VIRTUAL_ENV="$BO_TORCH_VENV" PATH="$BO_TORCH_VENV/bin:$PATH" LIBTORCH_USE_PYTORCH=1
+
 cargo build --release --locked --workspace --bins

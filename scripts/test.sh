@@ -2,7 +2,7 @@
 # The whole test suite: unit tests of every crate and the end-to-end CLI tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+. scripts/setup.sh
 # The LCBench surrogate's reference vectors need YAHPO's model, kept in
 # ../shared/data/lcbench on the project's machines; without it that test skips.
 if [ -z "${BO_LCBENCH_DIR:-}" ] && [ -f ../shared/data/lcbench/model.onnx ]; then

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -15,7 +15,8 @@ use bo_surrogates::{build_sampler, SamplerOptions};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Map, Value};
 
-use crate::objective::{FunctionObjective, LcbenchObjective, Objective};
+use crate::objective::vision::{DataSettings, Dataset};
+use crate::objective::{FunctionObjective, LcbenchObjective, Objective, VisionObjective};
 use crate::space::{Goal, Sweep};
 use crate::storage::{now, Storage, StudyRecord, TrialState, Worker};
 use crate::study::{self, RunSettings, Study};
@@ -34,6 +35,12 @@ pub struct BenchSettings {
     pub peers: Option<PathBuf>,
     /// The LCBench surrogate's folder (else BO_LCBENCH_DIR).
     pub lcbench_dir: Option<PathBuf>,
+    /// The cifar10 suite's data folder.
+    pub data_dir: PathBuf,
+    /// A sweep file replacing the cifar10 suite's default search space.
+    pub config: Option<PathBuf>,
+    /// Training images the cifar10 suite holds out for validation.
+    pub validation_size: usize,
     pub quiet: bool,
 }
 
@@ -44,6 +51,13 @@ const LCBENCH_TASKS: &[&str] = &["3945", "7593", "34539", "126025", "167149", "1
 enum Problem {
     Synthetic(SyntheticProblem),
     Lcbench { task: String, bench: Arc<Lcbench> },
+    /// Training a network: no noise-free value and no known optimum, so the
+    /// observed validation error is the truth and the references come from the runs.
+    Vision {
+        settings: DataSettings,
+        sweep: Value,
+        objective: Mutex<VisionObjective>,
+    },
 }
 
 impl Problem {
@@ -51,6 +65,7 @@ impl Problem {
         match self {
             Problem::Synthetic(p) => p.key(),
             Problem::Lcbench { task, .. } => format!("lcbench-{task}"),
+            Problem::Vision { settings, .. } => settings.dataset.name().into(),
         }
     }
 
@@ -62,6 +77,7 @@ impl Problem {
             }
             .sweep(),
             Problem::Lcbench { .. } => LcbenchObjective::sweep(),
+            Problem::Vision { sweep, .. } => sweep.clone(),
         }
     }
 
@@ -69,6 +85,11 @@ impl Problem {
         match self {
             Problem::Synthetic(p) => json!({"function": p.function.name, "noise": p.noise_sd}),
             Problem::Lcbench { task, .. } => json!({"lcbench": task}),
+            Problem::Vision { settings, .. } => json!({
+                "dataset": settings.dataset.name(),
+                "validation": settings.validation,
+                "data_seed": settings.data_seed,
+            }),
         }
     }
 
@@ -82,12 +103,16 @@ impl Problem {
                 bench: Arc::clone(bench),
                 task: task.clone(),
             }),
+            Problem::Vision { objective, .. } => {
+                Box::new(objective.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).sharing())
+            }
         }
     }
 
-    /// The noise-free value of a configuration.
-    fn true_value(&self, params: &Map<String, Value>) -> Result<f64> {
+    /// The noise-free value of a configuration that scored `observed`.
+    fn true_value(&self, params: &Map<String, Value>, observed: f64) -> Result<f64> {
         match self {
+            Problem::Vision { .. } => Ok(observed),
             Problem::Synthetic(p) => FunctionObjective {
                 function: p.function.clone(),
                 noise_sd: 0.0,
@@ -105,17 +130,26 @@ impl Problem {
     /// The optimum, or for LCBench the best of a large random sample (lowered
     /// later if a strategy finds better).
     fn reference(&self, budget: usize) -> Result<Reference> {
+        if let Problem::Vision { .. } = self {
+            // Set from the runs: the best any run found, and random search's mean best.
+            return Ok(Reference {
+                problem: self.key(),
+                optimum: 0.0,
+                random_best: f64::NAN,
+                budget,
+            });
+        }
         let space = Sweep::from_value(self.sweep(), "the benchmark sweep")?.space;
         let dim = space.domain().len();
-        let value = |u: &[f64]| self.true_value(&space.decode(u)).unwrap_or(f64::INFINITY);
+        let value = |u: &[f64]| self.true_value(&space.decode(u), f64::NAN).unwrap_or(f64::INFINITY);
         let sample = match self {
             Problem::Synthetic(_) => 20_000,
-            Problem::Lcbench { .. } => 5_000,
+            _ => 5_000,
         };
         let stats = random_stats(value, dim, budget, sample, 0);
         let optimum = match self {
             Problem::Synthetic(p) => p.function.optimum,
-            Problem::Lcbench { .. } => stats.sample_min,
+            _ => stats.sample_min,
         };
         Ok(Reference {
             problem: self.key(),
@@ -127,6 +161,9 @@ impl Problem {
 }
 
 fn problems(settings: &BenchSettings) -> Result<Vec<Problem>> {
+    if settings.config.is_some() && settings.suite != "cifar10" {
+        bail!("--config replaces the cifar10 suite's search space; the {} suite's spaces are fixed", settings.suite);
+    }
     match settings.suite.as_str() {
         "synthetic" => Ok(synthetic_suite().into_iter().map(Problem::Synthetic).collect()),
         "lcbench" => {
@@ -139,7 +176,20 @@ fn problems(settings: &BenchSettings) -> Result<Vec<Problem>> {
                 })
                 .collect())
         }
-        "cifar10" => bail!("the cifar10 suite needs the CIFAR-10 objective, which is not built yet"),
+        "cifar10" => {
+            if !settings.strategies.iter().any(|s| s == "random") {
+                bail!("the cifar10 suite measures regret against random search's runs: include random in --surrogates");
+            }
+            let sweep = Dataset::Cifar10.sweep_with(settings.config.as_deref())?;
+            let mut data = DataSettings::new(Dataset::Cifar10, settings.data_dir.clone());
+            data.validation = settings.validation_size;
+            let objective = Mutex::new(VisionObjective::new(&data)?);
+            Ok(vec![Problem::Vision {
+                settings: data,
+                sweep,
+                objective,
+            }])
+        }
         other => bail!("unknown suite `{other}` (synthetic, lcbench, cifar10)"),
     }
 }
@@ -202,7 +252,7 @@ fn one_study(
     for t in trials.iter().filter(|t| t.counts()) {
         if let (TrialState::Complete, Some(observed)) = (t.state, t.value) {
             if pick.is_none_or(|(best, _)| observed < best) {
-                pick = Some((observed, problem.true_value(&t.params)?));
+                pick = Some((observed, problem.true_value(&t.params, observed)?));
             }
         }
         let (observed, truth) = pick.unwrap_or((f64::NAN, f64::NAN));
@@ -269,7 +319,12 @@ pub fn run(settings: &BenchSettings) -> Result<Summary> {
                 .flat_map(move |s| (0..settings.seeds as u64).map(move |seed| (p, s.as_str(), seed)))
         })
         .collect();
-    if settings.jobs > 1 {
+    // One GPU: its trainings run one after another.
+    let jobs = match problems.iter().any(|p| matches!(p, Problem::Vision { .. })) {
+        true => 1,
+        false => settings.jobs,
+    };
+    if jobs > 1 {
         set_blas_threads(1);
     }
     let progress = ProgressBar::with_draw_target(
@@ -285,7 +340,7 @@ pub fn run(settings: &BenchSettings) -> Result<Summary> {
             .expect("valid template"),
     );
     let stopped = AtomicBool::new(false);
-    let results: Vec<Result<Option<RunRecord>>> = parallel_map(&cases, settings.jobs, |&(p, strategy, seed)| {
+    let results: Vec<Result<Option<RunRecord>>> = parallel_map(&cases, jobs, |&(p, strategy, seed)| {
         if stopped.load(Ordering::SeqCst) {
             return Ok(None);
         }
@@ -309,6 +364,28 @@ pub fn run(settings: &BenchSettings) -> Result<Summary> {
     }
     if let Some(path) = &settings.peers {
         runs.extend(read_peers(path, &references, settings.budget)?);
+    }
+    // Without known references (a trained network) the runs set them; until
+    // now the optimum was taken as 0, so regrets are raw validation errors.
+    for reference in references.iter_mut().filter(|r| r.random_best.is_nan()) {
+        let mine = || runs.iter().filter(|r| r.problem == reference.problem);
+        let random: Vec<f64> = mine()
+            .filter(|r| r.strategy == "random")
+            .filter_map(|r| r.regret.last().copied())
+            .filter(|v| v.is_finite())
+            .collect();
+        let best = mine()
+            .flat_map(|r| r.regret.iter().copied())
+            .filter(|v| v.is_finite())
+            .fold(f64::INFINITY, f64::min);
+        if random.is_empty() || !best.is_finite() {
+            bail!("no random-search study of {} completed a trial: no reference to measure regret by", reference.problem);
+        }
+        reference.random_best = random.iter().sum::<f64>() / random.len() as f64;
+        reference.optimum = best;
+        for run in runs.iter_mut().filter(|r| r.problem == reference.problem) {
+            run.regret.iter_mut().chain(run.believed_regret.iter_mut()).for_each(|v| *v -= best);
+        }
     }
     // Where the optimum was only estimated, a run that beat the estimate becomes it.
     for reference in &mut references {

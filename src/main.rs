@@ -66,6 +66,15 @@ each is an intermediate value and the last is the result.")]
         /// The LCBench surrogate's folder, with model.onnx and encoding.json (else BO_LCBENCH_DIR).
         #[arg(long)]
         lcbench_dir: Option<PathBuf>,
+        /// The cifar10 suite's data (CIFAR-10 is downloaded there when missing).
+        #[arg(long, env = "BO_DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+        /// A sweep file replacing the cifar10 suite's default search space.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Training images the cifar10 suite holds out for validation.
+        #[arg(long, default_value_t = 5000)]
+        validation_size: usize,
         /// Where results.json, table.md and plots/ go.
         #[arg(long, default_value = "bench-results")]
         out: PathBuf,
@@ -230,6 +239,9 @@ fn main() -> ExitCode {
             jobs,
             peers,
             lcbench_dir,
+            data_dir,
+            config,
+            validation_size,
             out,
             storage,
             quiet,
@@ -244,6 +256,9 @@ fn main() -> ExitCode {
             out_dir: out,
             peers,
             lcbench_dir,
+            data_dir,
+            config,
+            validation_size,
             quiet,
         }),
         Commands::Retest {
@@ -397,7 +412,7 @@ fn new_study(args: &RunArgs, name: Option<&str>) -> Result<StudyRecord> {
     let (config, objective, label) = match (&args.config, &args.objective) {
         (config, Some(_)) if dataset.is_some() => {
             let dataset = dataset.expect("checked");
-            let sweep = vision_sweep(dataset, config.as_deref())?;
+            let sweep = dataset.sweep_with(config.as_deref())?;
             let objective = json!({
                 "dataset": dataset.name(),
                 "validation": args.validation_size,
@@ -472,32 +487,6 @@ fn check_strategy(strategy: &str, seed: u64, config: &Value, options: &SamplerOp
         .with_context(|| format!("strategies available: {}", SAMPLER_NAMES.join(", ")))?;
     sampler.suggest(&sweep.space.domain(), &History::default())?;
     Ok(())
-}
-
-/// The default search space of a training objective, with the parameters (and
-/// any other keys) of the user's sweep file in place of the defaults.
-fn vision_sweep(dataset: Dataset, file: Option<&Path>) -> Result<Value> {
-    let mut sweep = dataset.sweep();
-    let Some(path) = file else { return Ok(sweep) };
-    let user = Sweep::from_file(path)?;
-    if user.program.is_some() || user.command.is_some() {
-        bail!("{}: --objective {} trains a network itself; drop the sweep's program/command", path.display(), dataset.name());
-    }
-    if let Some(metric) = user.metric.as_ref().filter(|m| m.name != vision::METRIC || m.goal != Goal::Minimize) {
-        bail!("{}: --objective {} minimizes `{}`, not `{}`", path.display(), dataset.name(), vision::METRIC, metric.name);
-    }
-    for (key, value) in user.raw.as_object().into_iter().flatten() {
-        sweep[key] = value.clone();
-    }
-    let names = sweep["parameters"].as_object().into_iter().flatten().map(|(k, _)| k);
-    if let Some(unknown) = names.into_iter().find(|k| !vision::HYPERPARAMETERS.contains(&k.as_str())) {
-        bail!(
-            "{}: `{unknown}` is not a hyperparameter of the trainer ({})",
-            path.display(),
-            vision::HYPERPARAMETERS.join(", ")
-        );
-    }
-    Ok(sweep)
 }
 
 /// What building an objective needs beyond the stored study.

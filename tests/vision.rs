@@ -133,3 +133,29 @@ fn missing_data_or_an_unknown_hyperparameter_is_refused_before_anything_is_store
     assert!(!out.status.success() && err.contains("`learning_rate` is not a hyperparameter"), "{err}");
     assert!(!d.join("bo.db").exists());
 }
+
+#[test]
+fn the_cifar10_bench_suite_measures_regret_against_the_best_run_and_random_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_tiny_cifar(d);
+    sweep(d, "{distribution: log_uniform_values, min: 0.001, max: 0.3}", "random");
+    let args = [
+        "bench", "--suite", "cifar10", "--config", "sweep.yaml", "--surrogates", "tpe,random", "--budget", "3",
+        "--seeds", "2", "--validation-size", "40", "--quiet",
+    ];
+    let table = ok(bo(d, &args));
+    assert!(table.contains("cifar10"), "{table}");
+    let results: Value = serde_json::from_str(&std::fs::read_to_string(d.join("bench-results/results.json")).unwrap()).unwrap();
+    let runs = results["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 4);
+    let finals: Vec<f64> = runs.iter().map(|r| r["regret"][2].as_f64().unwrap()).collect();
+    // Regret is measured from the best validation error any run found.
+    assert!(finals.iter().all(|&r| r >= 0.0) && finals.iter().any(|&r| r == 0.0), "{finals:?}");
+    let reference = &results["references"][0];
+    assert!(reference["random_best"].as_f64().unwrap() >= reference["optimum"].as_f64().unwrap());
+    assert!(d.join("bench-results/plots/cifar10.svg").exists());
+
+    let out = bo(d, &["bench", "--suite", "cifar10", "--config", "sweep.yaml", "--surrogates", "tpe", "--budget", "3"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("include random"));
+}

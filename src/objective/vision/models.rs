@@ -84,11 +84,16 @@ fn small_cnn(vs: &nn::Path, [c, h, w]: [i64; 3], classes: i64, widths: [i64; 2])
         .add(nn::linear(vs / "fc", flat, classes, Default::default()))
 }
 
+/// The optimizer's parameter group of airbench's batch-norm shifts, which
+/// learn `BIAS_LR_SCALE` times faster than the weights.
+pub const BIAS_GROUP: usize = 1;
+pub const BIAS_LR_SCALE: f64 = 64.0;
+
 /// Batch norm with its scale frozen at 1 (only the shift learns) and fast
 /// running statistics, as in airbench.
 fn frozen_scale_batch_norm(vs: nn::Path, c: i64) -> nn::BatchNorm {
     let mut bn = nn::batch_norm2d(
-        vs,
+        vs.set_group(BIAS_GROUP),
         c,
         nn::BatchNormConfig {
             momentum: 0.4,

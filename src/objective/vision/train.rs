@@ -364,6 +364,11 @@ pub fn train(
         OptimizerKind::AdamW => nn::adamw(config.momentum, 0.999, config.weight_decay).build(&vs, config.lr),
     };
     let mut optimizer = built.map_err(|e| TrainError::Invalid(format!("cannot build the optimizer: {e}")))?;
+    // Same decay per step for the faster-learning shifts as for the weights.
+    let bias_group = config.model == Architecture::Airbench;
+    if bias_group {
+        optimizer.set_weight_decay_group(models::BIAS_GROUP, config.weight_decay / models::BIAS_LR_SCALE);
+    }
     let variables = vs.trainable_variables();
     let mut scaler = autocast.then(LossScaler::new);
     let steps_per_epoch = n / batch;
@@ -381,7 +386,11 @@ pub fn train(
             let index = order.narrow(0, b * batch, batch);
             let x = config.augment.apply(&norm.apply(&train_set.images.index_select(0, &index)));
             let y = train_set.labels.index_select(0, &index);
-            optimizer.set_lr(config.lr * config.schedule.factor(step as f64 / total_steps, config.warmup));
+            let lr = config.lr * config.schedule.factor(step as f64 / total_steps, config.warmup);
+            optimizer.set_lr(lr);
+            if bias_group {
+                optimizer.set_lr_group(models::BIAS_GROUP, lr * models::BIAS_LR_SCALE);
+            }
             let loss = tch::autocast(autocast, || {
                 net.forward_t(&x, true).to_kind(Kind::Float).cross_entropy_loss::<Tensor>(
                     &y,
