@@ -94,6 +94,12 @@ fn a_cifar10_study_trains_networks_and_records_curves_and_test_accuracy() {
     let best = trials.iter().filter_map(|t| t["value"].as_f64()).fold(f64::INFINITY, f64::min);
     assert!(best < 50.0, "best validation error {best}%");
     assert!(ok(bo(d, &["show", "tiny"])).contains("test_accuracy"));
+
+    // The winner re-trained with fresh seeds, on the data the study recorded.
+    ok(bo(d, &["retest", "tiny", "--top-k", "1", "--seeds", "2"]));
+    let doc = export(d, "tiny");
+    let retests = doc["trials"].as_array().unwrap().iter().filter(|t| !t["retest_of"].is_null()).count();
+    assert_eq!(retests, 2);
 }
 
 #[test]

@@ -229,10 +229,16 @@ mod tests {
                 }
             }
         }
+        // The shared copy is JPEG: lossy, so only roughly the colour written.
+        let grey = image::RgbImage::from_pixel(32, 32, image::Rgb([200, 100, 50]));
+        fs::create_dir_all(dir.path().join("train/truck")).unwrap();
+        grey.save(dir.path().join("train/truck/x.jpg")).unwrap();
         let data = load(dir.path(), "http://127.0.0.1:9/unused").unwrap();
-        assert_eq!(data.train.images.size(), vec![6, 3, 32, 32]);
+        assert_eq!(data.train.images.size(), vec![7, 3, 32, 32]);
         let labels = Vec::<i64>::try_from(&data.train.labels).unwrap();
-        assert_eq!(labels, vec![1, 1, 1, 8, 8, 8]);
+        assert_eq!(labels, vec![1, 1, 1, 8, 8, 8, 9]);
+        let jpeg_red = data.train.images.int64_value(&[6, 0, 16, 16]);
+        assert!((190..=210).contains(&jpeg_red), "{jpeg_red}");
         // Third automobile, blue channel, column 5.
         assert_eq!(
             data.train.images.int64_value(&[2, 2, 0, 5]),
