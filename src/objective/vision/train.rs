@@ -459,18 +459,22 @@ mod tests {
     use crate::objective::vision::data::ImageData;
     use serde_json::json;
 
-    /// Ten classes of 1x8x8 images: noise plus a bright pixel at a class-specific
-    /// place. Drawn with its own generator, not torch's, which other tests reseed.
-    fn synthetic_splits(n: i64) -> Splits {
+    /// Ten classes of 1 x side x side images: noise, brightened by the class,
+    /// and a bright pixel at a class-specific place. Drawn with its own
+    /// generator, not torch's, which other tests reseed.
+    fn synthetic_splits(n: i64, side: usize) -> Splits {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(99);
         let labels: Vec<u8> = (0..n).map(|_| rng.gen_range(0..10)).collect();
-        let mut pixels: Vec<u8> = (0..n * 64).map(|_| rng.gen_range(0..100)).collect();
+        let area = side * side;
+        let mut pixels: Vec<u8> = (0..n as usize * area)
+            .map(|p| rng.gen_range(0..100) + 15 * labels[p / area])
+            .collect();
         for (i, &class) in labels.iter().enumerate() {
             let (row, col) = (class as usize / 4 * 2 + 1, class as usize % 4 * 2);
-            pixels[i * 64 + row * 8 + col] = 255;
+            pixels[i * area + row * side + col] = 255;
         }
-        let set = ImageSet::from_bytes(&pixels, &labels, [1, 8, 8]).unwrap();
+        let set = ImageSet::from_bytes(&pixels, &labels, [1, side as i64, side as i64]).unwrap();
         let test = set.select(&Tensor::arange(100, (Kind::Int64, Device::Cpu)));
         ImageData { train: set, test, classes: 10 }.split(100, 0).unwrap()
     }
@@ -501,7 +505,7 @@ mod tests {
     }
 
     fn run(config: &TrainConfig, seed: u64) -> Result<TrainResult, TrainError> {
-        train(&synthetic_splits(700), config, seed, &mut |_| {}, &|| false)
+        train(&synthetic_splits(700, 8), config, seed, &mut |_| {}, &|| false)
     }
 
     #[test]
@@ -513,6 +517,25 @@ mod tests {
             assert!(losses[2] < 0.7 * losses[0], "{optimizer:?}: {losses:?}");
             assert!(result.val_accuracy > 0.5, "{optimizer:?}: {result:?}");
         }
+    }
+
+    #[test]
+    fn airbench_with_its_faster_batch_norm_shifts_learns_too() {
+        let config = TrainConfig {
+            model: Architecture::Airbench,
+            width: 0.25,
+            lr: 0.2,
+            momentum: 0.85,
+            weight_decay: 1e-3,
+            epochs: 6,
+            schedule: Schedule::Linear,
+            warmup: 0.2,
+            ..quick_config()
+        };
+        let result = train(&synthetic_splits(700, 16), &config, 0, &mut |_| {}, &|| false).unwrap();
+        let losses: Vec<f64> = result.epochs.iter().map(|e| e.train_loss).collect();
+        assert!(losses[5] < 0.6 * losses[0], "{losses:?}");
+        assert!(result.val_accuracy > 0.5, "{result:?}");
     }
 
     #[test]
@@ -535,7 +558,7 @@ mod tests {
 
     #[test]
     fn a_stop_request_ends_training() {
-        let result = train(&synthetic_splits(300), &quick_config(), 0, &mut |_| {}, &|| true);
+        let result = train(&synthetic_splits(300, 8), &quick_config(), 0, &mut |_| {}, &|| true);
         assert_eq!(result.unwrap_err(), TrainError::Stopped);
     }
 
