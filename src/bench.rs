@@ -50,7 +50,10 @@ const LCBENCH_TASKS: &[&str] = &["3945", "7593", "34539", "126025", "167149", "1
 /// One problem of a suite.
 enum Problem {
     Synthetic(SyntheticProblem),
-    Lcbench { task: String, bench: Arc<Lcbench> },
+    Lcbench {
+        task: String,
+        bench: Arc<Lcbench>,
+    },
     /// Training a network: no noise-free value and no known optimum, so the
     /// observed validation error is the truth and the references come from the runs.
     Vision {
@@ -103,9 +106,12 @@ impl Problem {
                 bench: Arc::clone(bench),
                 task: task.clone(),
             }),
-            Problem::Vision { objective, .. } => {
-                Box::new(objective.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).sharing())
-            }
+            Problem::Vision { objective, .. } => Box::new(
+                objective
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .sharing(),
+            ),
         }
     }
 
@@ -162,7 +168,10 @@ impl Problem {
 
 fn problems(settings: &BenchSettings) -> Result<Vec<Problem>> {
     if settings.config.is_some() && settings.suite != "cifar10" {
-        bail!("--config replaces the cifar10 suite's search space; the {} suite's spaces are fixed", settings.suite);
+        bail!(
+            "--config replaces the cifar10 suite's search space; the {} suite's spaces are fixed",
+            settings.suite
+        );
     }
     match settings.suite.as_str() {
         "synthetic" => Ok(synthetic_suite().into_iter().map(Problem::Synthetic).collect()),
@@ -379,12 +388,18 @@ pub fn run(settings: &BenchSettings) -> Result<Summary> {
             .filter(|v| v.is_finite())
             .fold(f64::INFINITY, f64::min);
         if random.is_empty() || !best.is_finite() {
-            bail!("no random-search study of {} completed a trial: no reference to measure regret by", reference.problem);
+            bail!(
+                "no random-search study of {} completed a trial: no reference to measure regret by",
+                reference.problem
+            );
         }
         reference.random_best = random.iter().sum::<f64>() / random.len() as f64;
         reference.optimum = best;
         for run in runs.iter_mut().filter(|r| r.problem == reference.problem) {
-            run.regret.iter_mut().chain(run.believed_regret.iter_mut()).for_each(|v| *v -= best);
+            run.regret
+                .iter_mut()
+                .chain(run.believed_regret.iter_mut())
+                .for_each(|v| *v -= best);
         }
     }
     // Where the optimum was only estimated, a run that beat the estimate becomes it.

@@ -128,7 +128,7 @@ BO_DEVICE=cpu trains on the CPU even where CUDA is available.")]
         #[arg(long)]
         label: Option<String>,
     },
-    /// Say which device training uses (CUDA or the CPU) and why.
+    /// Say which device training uses: CUDA or the CPU.
     Device,
     /// Show a study's trials and its best one.
     Show {
@@ -268,7 +268,16 @@ fn main() -> ExitCode {
             trial_timeout,
             data_dir,
             storage,
-        } => retest(&study, top_k, seeds, &ObjectiveOptions { trial_timeout, data_dir }, &storage),
+        } => retest(
+            &study,
+            top_k,
+            seeds,
+            &ObjectiveOptions {
+                trial_timeout,
+                data_dir,
+            },
+            &storage,
+        ),
         Commands::Train {
             dataset,
             set,
@@ -497,7 +506,8 @@ struct ObjectiveOptions {
 
 fn build_objective(record: &StudyRecord, sweep: &Sweep, options: &ObjectiveOptions) -> Result<Box<dyn Objective>> {
     if let Some(name) = record.objective.get("dataset").and_then(Value::as_str) {
-        let dataset = Dataset::from_name(name).with_context(|| format!("study `{}` names an unknown dataset `{name}`", record.name))?;
+        let dataset = Dataset::from_name(name)
+            .with_context(|| format!("study `{}` names an unknown dataset `{name}`", record.name))?;
         let mut settings = DataSettings::new(dataset, options.data_dir.clone());
         if let Some(n) = record.objective.get("validation").and_then(Value::as_u64) {
             settings.validation = n as usize;
@@ -737,7 +747,12 @@ fn train(
     }
     let mut settings = DataSettings::new(dataset, data_dir);
     settings.validation = validation_size;
-    eprintln!("loading {} from {} onto {}", dataset.name(), settings.dir.display(), vision::describe(device));
+    eprintln!(
+        "loading {} from {} onto {}",
+        dataset.name(),
+        settings.dir.display(),
+        vision::describe(device)
+    );
     let data = settings.load(device)?;
     handle_ctrl_c()?;
     let stop = || INTERRUPTED.load(Ordering::SeqCst);

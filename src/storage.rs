@@ -470,7 +470,12 @@ fn load_trials(conn: &Connection, study_id: i64) -> Result<Vec<TrialRecord>> {
         "SELECT m.trial_id, m.name, m.step, m.value FROM metrics m JOIN trials t ON t.id = m.trial_id WHERE t.study_id = ?1 ORDER BY m.rowid",
     )?;
     let rows = stmt.query_map([study_id], |row| {
-        Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, Option<i64>>(2)?, row.get::<_, f64>(3)?))
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, Option<i64>>(2)?,
+            row.get::<_, f64>(3)?,
+        ))
     })?;
     for row in rows {
         let (trial_id, name, step, value) = row?;

@@ -32,7 +32,14 @@ fn ok(output: Output) -> String {
 fn write_tiny_cifar(dir: &Path) {
     let folder = dir.join("data/cifar-10-batches-bin");
     std::fs::create_dir_all(&folder).unwrap();
-    let names = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"];
+    let names = [
+        "data_batch_1",
+        "data_batch_2",
+        "data_batch_3",
+        "data_batch_4",
+        "data_batch_5",
+        "test_batch",
+    ];
     for (b, name) in names.iter().enumerate() {
         let mut bytes = Vec::new();
         for i in 0..40usize {
@@ -66,8 +73,20 @@ fn a_cifar10_study_trains_networks_and_records_curves_and_test_accuracy() {
     write_tiny_cifar(d);
     sweep(d, "{distribution: log_uniform_values, min: 0.01, max: 0.1}", "random");
     let args = [
-        "run", "--objective", "cifar10", "--config", "sweep.yaml", "--validation-size", "40", "--trials", "3",
-        "--study", "tiny", "--seed", "1", "--quiet",
+        "run",
+        "--objective",
+        "cifar10",
+        "--config",
+        "sweep.yaml",
+        "--validation-size",
+        "40",
+        "--trials",
+        "3",
+        "--study",
+        "tiny",
+        "--seed",
+        "1",
+        "--quiet",
     ];
     ok(bo(d, &args));
     let doc = export(d, "tiny");
@@ -85,20 +104,39 @@ fn a_cifar10_study_trains_networks_and_records_curves_and_test_accuracy() {
         assert_eq!(curve.iter().map(|p| p.0).collect::<Vec<_>>(), vec![1, 2]);
         // The study's value is the last epoch's validation error, in percent.
         assert_eq!(t["value"].as_f64(), Some(curve[1].1));
-        let metric = |name: &str| t["metrics"].as_array().unwrap().iter().filter(|m| m["name"] == name).count();
-        assert_eq!((metric("test_accuracy"), metric("val_loss"), metric("train_seconds")), (1, 2, 1), "{t}");
+        let metric = |name: &str| {
+            t["metrics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| m["name"] == name)
+                .count()
+        };
+        assert_eq!(
+            (metric("test_accuracy"), metric("val_loss"), metric("train_seconds")),
+            (1, 2, 1),
+            "{t}"
+        );
         let lr = t["params"]["lr"].as_f64().unwrap();
         assert!((0.01..=0.1).contains(&lr));
     }
     // The classes are easy: some trial learns them.
-    let best = trials.iter().filter_map(|t| t["value"].as_f64()).fold(f64::INFINITY, f64::min);
+    let best = trials
+        .iter()
+        .filter_map(|t| t["value"].as_f64())
+        .fold(f64::INFINITY, f64::min);
     assert!(best < 50.0, "best validation error {best}%");
     assert!(ok(bo(d, &["show", "tiny"])).contains("test_accuracy"));
 
     // The winner re-trained with fresh seeds, on the data the study recorded.
     ok(bo(d, &["retest", "tiny", "--top-k", "1", "--seeds", "2"]));
     let doc = export(d, "tiny");
-    let retests = doc["trials"].as_array().unwrap().iter().filter(|t| !t["retest_of"].is_null()).count();
+    let retests = doc["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| !t["retest_of"].is_null())
+        .count();
     assert_eq!(retests, 2);
 }
 
@@ -109,8 +147,20 @@ fn a_learning_rate_that_produces_nan_fails_only_its_trial() {
     write_tiny_cifar(d);
     sweep(d, "{values: [0.05, 1.0e30]}", "grid");
     let args = [
-        "run", "--objective", "cifar10", "--config", "sweep.yaml", "--validation-size", "40", "--surrogate", "grid",
-        "--study", "nan", "--trials", "2", "--quiet",
+        "run",
+        "--objective",
+        "cifar10",
+        "--config",
+        "sweep.yaml",
+        "--validation-size",
+        "40",
+        "--surrogate",
+        "grid",
+        "--study",
+        "nan",
+        "--trials",
+        "2",
+        "--quiet",
     ];
     ok(bo(d, &args));
     let doc = export(d, "nan");
@@ -126,17 +176,46 @@ fn a_learning_rate_that_produces_nan_fails_only_its_trial() {
 fn missing_data_or_an_unknown_hyperparameter_is_refused_before_anything_is_stored() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let out = bo(d, &["run", "--objective", "cifar10", "--data-dir", "nowhere", "--trials", "1"]);
+    let out = bo(
+        d,
+        &[
+            "run",
+            "--objective",
+            "cifar10",
+            "--data-dir",
+            "nowhere",
+            "--trials",
+            "1",
+        ],
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("data_batch_1.bin") && err.contains("BO_DATA_DIR"), "{err}");
     assert!(!d.join("bo.db").exists());
 
     write_tiny_cifar(d);
-    std::fs::write(d.join("sweep.yaml"), "parameters:\n  learning_rate: {min: 0.01, max: 0.1}\n").unwrap();
-    let out = bo(d, &["run", "--objective", "cifar10", "--config", "sweep.yaml", "--trials", "1"]);
+    std::fs::write(
+        d.join("sweep.yaml"),
+        "parameters:\n  learning_rate: {min: 0.01, max: 0.1}\n",
+    )
+    .unwrap();
+    let out = bo(
+        d,
+        &[
+            "run",
+            "--objective",
+            "cifar10",
+            "--config",
+            "sweep.yaml",
+            "--trials",
+            "1",
+        ],
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("`learning_rate` is not a hyperparameter"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("`learning_rate` is not a hyperparameter"),
+        "{err}"
+    );
     assert!(!d.join("bo.db").exists());
 }
 
@@ -147,21 +226,50 @@ fn the_cifar10_bench_suite_measures_regret_against_the_best_run_and_random_searc
     write_tiny_cifar(d);
     sweep(d, "{distribution: log_uniform_values, min: 0.001, max: 0.3}", "random");
     let args = [
-        "bench", "--suite", "cifar10", "--config", "sweep.yaml", "--surrogates", "tpe,random", "--budget", "3",
-        "--seeds", "2", "--validation-size", "40", "--quiet",
+        "bench",
+        "--suite",
+        "cifar10",
+        "--config",
+        "sweep.yaml",
+        "--surrogates",
+        "tpe,random",
+        "--budget",
+        "3",
+        "--seeds",
+        "2",
+        "--validation-size",
+        "40",
+        "--quiet",
     ];
     let table = ok(bo(d, &args));
     assert!(table.contains("cifar10"), "{table}");
-    let results: Value = serde_json::from_str(&std::fs::read_to_string(d.join("bench-results/results.json")).unwrap()).unwrap();
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("bench-results/results.json")).unwrap()).unwrap();
     let runs = results["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 4);
     let finals: Vec<f64> = runs.iter().map(|r| r["regret"][2].as_f64().unwrap()).collect();
     // Regret is measured from the best validation error any run found.
-    assert!(finals.iter().all(|&r| r >= 0.0) && finals.iter().any(|&r| r == 0.0), "{finals:?}");
+    assert!(
+        finals.iter().all(|&r| r >= 0.0) && finals.iter().any(|&r| r == 0.0),
+        "{finals:?}"
+    );
     let reference = &results["references"][0];
     assert!(reference["random_best"].as_f64().unwrap() >= reference["optimum"].as_f64().unwrap());
     assert!(d.join("bench-results/plots/cifar10.svg").exists());
 
-    let out = bo(d, &["bench", "--suite", "cifar10", "--config", "sweep.yaml", "--surrogates", "tpe", "--budget", "3"]);
+    let out = bo(
+        d,
+        &[
+            "bench",
+            "--suite",
+            "cifar10",
+            "--config",
+            "sweep.yaml",
+            "--surrogates",
+            "tpe",
+            "--budget",
+            "3",
+        ],
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("include random"));
 }

@@ -46,7 +46,11 @@ pub enum Report<'a> {
     Intermediate { step: i64, value: f64 },
     /// Any other measurement (a loss, test accuracy, seconds), kept with the
     /// trial and shown, never used to choose.
-    Metric { name: &'a str, step: Option<i64>, value: f64 },
+    Metric {
+        name: &'a str,
+        step: Option<i64>,
+        value: f64,
+    },
 }
 
 pub trait Objective {

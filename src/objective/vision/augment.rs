@@ -84,7 +84,11 @@ mod tests {
     }
 
     fn changed_images(a: &Tensor, b: &Tensor) -> i64 {
-        a.ne_tensor(b).flatten(1, -1).any_dim(1, false).sum(Kind::Int64).int64_value(&[])
+        a.ne_tensor(b)
+            .flatten(1, -1)
+            .any_dim(1, false)
+            .sum(Kind::Int64)
+            .int64_value(&[])
     }
 
     #[test]
@@ -92,10 +96,26 @@ mod tests {
         tch::manual_seed(0);
         let x = batch(64);
         for augment in [
-            Augment { flip: true, translate: 0, cutout: 0 },
-            Augment { flip: false, translate: 2, cutout: 0 },
-            Augment { flip: false, translate: 0, cutout: 3 },
-            Augment { flip: true, translate: 2, cutout: 3 },
+            Augment {
+                flip: true,
+                translate: 0,
+                cutout: 0,
+            },
+            Augment {
+                flip: false,
+                translate: 2,
+                cutout: 0,
+            },
+            Augment {
+                flip: false,
+                translate: 0,
+                cutout: 3,
+            },
+            Augment {
+                flip: true,
+                translate: 2,
+                cutout: 3,
+            },
         ] {
             let y = augment.apply(&x);
             assert_eq!(y.size(), x.size(), "{augment:?}");
@@ -109,13 +129,26 @@ mod tests {
     fn a_flip_mirrors_and_a_translation_moves_content_without_inventing_it() {
         tch::manual_seed(1);
         let x = batch(32);
-        let flipped = Augment { flip: true, translate: 0, cutout: 0 }.apply(&x);
+        let flipped = Augment {
+            flip: true,
+            translate: 0,
+            cutout: 0,
+        }
+        .apply(&x);
         for i in 0..32 {
             let (orig, out) = (x.get(i), flipped.get(i));
-            assert!(out.equal(&orig) || out.equal(&orig.flip([2])), "image {i} is neither itself nor its mirror");
+            assert!(
+                out.equal(&orig) || out.equal(&orig.flip([2])),
+                "image {i} is neither itself nor its mirror"
+            );
         }
         // Reflect padding by 2 of an 8x8 image: every output pixel is some input pixel of the same channel.
-        let moved = Augment { flip: false, translate: 2, cutout: 0 }.apply(&x);
+        let moved = Augment {
+            flip: false,
+            translate: 2,
+            cutout: 0,
+        }
+        .apply(&x);
         for i in 0..32 {
             let values = x.get(i).get(1).flatten(0, -1);
             let out = moved.get(i).get(1).flatten(0, -1);
@@ -127,7 +160,12 @@ mod tests {
     fn cutout_zeroes_at_most_a_square_of_its_side() {
         tch::manual_seed(2);
         let x = batch(32);
-        let y = Augment { flip: false, translate: 0, cutout: 4 }.apply(&x);
+        let y = Augment {
+            flip: false,
+            translate: 0,
+            cutout: 4,
+        }
+        .apply(&x);
         let zeros = y.eq(0.0).sum_dim_intlist([1i64, 2, 3].as_slice(), false, Kind::Int64);
         let zeros = Vec::<i64>::try_from(&zeros).unwrap();
         // Up to 4x4 pixels in each of 3 channels, fewer at a border.

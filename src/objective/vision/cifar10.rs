@@ -107,7 +107,11 @@ fn read_batches(files: &[PathBuf]) -> Result<ImageSet> {
     for file in files {
         let bytes = fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
         if bytes.is_empty() || bytes.len() % record != 0 {
-            bail!("{} is not a CIFAR-10 batch ({} bytes is no multiple of {record})", file.display(), bytes.len());
+            bail!(
+                "{} is not a CIFAR-10 batch ({} bytes is no multiple of {record})",
+                file.display(),
+                bytes.len()
+            );
         }
         for chunk in bytes.chunks_exact(record) {
             if chunk[0] as usize >= CLASSES.len() {
@@ -130,10 +134,13 @@ fn read_image_folder(root: &Path) -> Result<ImageSet> {
             continue;
         }
         let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        let label = CLASSES
-            .iter()
-            .position(|c| *c == name)
-            .with_context(|| format!("{}: `{name}` is not a CIFAR-10 class ({})", root.display(), CLASSES.join(", ")))?;
+        let label = CLASSES.iter().position(|c| *c == name).with_context(|| {
+            format!(
+                "{}: `{name}` is not a CIFAR-10 class ({})",
+                root.display(),
+                CLASSES.join(", ")
+            )
+        })?;
         for image in fs::read_dir(&path)? {
             let image = image?.path();
             let ext = image.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
@@ -152,11 +159,18 @@ fn read_image_folder(root: &Path) -> Result<ImageSet> {
             let image = image::open(path).with_context(|| format!("cannot decode {}", path.display()))?;
             let rgb = image.to_rgb8();
             if rgb.dimensions() != (SHAPE[2] as u32, SHAPE[1] as u32) {
-                bail!("{} is {}x{}; CIFAR-10 images are 32x32", path.display(), rgb.width(), rgb.height());
+                bail!(
+                    "{} is {}x{}; CIFAR-10 images are 32x32",
+                    path.display(),
+                    rgb.width(),
+                    rgb.height()
+                );
             }
             // Interleaved RGB to channel planes.
             let hwc = rgb.into_raw();
-            Ok((0..3).flat_map(|c| hwc.iter().skip(c).step_by(3).copied()).collect::<Vec<u8>>())
+            Ok((0..3)
+                .flat_map(|c| hwc.iter().skip(c).step_by(3).copied())
+                .collect::<Vec<u8>>())
         })
         .collect::<Result<Vec<_>>>()?;
     let labels: Vec<u8> = files.iter().map(|(_, l)| *l).collect();
@@ -269,7 +283,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let error = load(&dir.path().join("data"), "http://127.0.0.1:9/cifar.tar.gz").unwrap_err();
         let message = format!("{error:#}");
-        assert!(message.contains("data_batch_1.bin") && message.contains("--data-dir"), "{message}");
+        assert!(
+            message.contains("data_batch_1.bin") && message.contains("--data-dir"),
+            "{message}"
+        );
         assert!(!dir.path().join("data").join(TARBALL).exists());
     }
 
@@ -282,7 +299,9 @@ mod tests {
         let archive = target.path().join("batches.tar.gz");
         let gz = flate2::write::GzEncoder::new(fs::File::create(&archive).unwrap(), flate2::Compression::fast());
         let mut builder = tar::Builder::new(gz);
-        builder.append_dir_all(BINARY_FOLDER, source.path().join(BINARY_FOLDER)).unwrap();
+        builder
+            .append_dir_all(BINARY_FOLDER, source.path().join(BINARY_FOLDER))
+            .unwrap();
         builder.into_inner().unwrap().finish().unwrap();
         download::extract_tar_gz(&archive, target.path()).unwrap();
         let data = load(target.path(), "http://127.0.0.1:9/unused").unwrap();

@@ -82,7 +82,10 @@ impl ImageData {
     pub fn split(self, validation: usize, data_seed: u64) -> Result<Splits> {
         let n = self.train.len() as usize;
         if validation == 0 || validation >= n {
-            bail!("the validation split must hold between 1 and {} of the {n} training images, got {validation}", n - 1);
+            bail!(
+                "the validation split must hold between 1 and {} of the {n} training images, got {validation}",
+                n - 1
+            );
         }
         let mut order: Vec<i64> = (0..n as i64).collect();
         order.shuffle(&mut StdRng::seed_from_u64(data_seed));

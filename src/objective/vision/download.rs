@@ -11,7 +11,9 @@ use md5::{Digest, Md5};
 /// Downloads `url` to `dest`, through a `.part` file so that an interrupted
 /// download never looks complete.
 pub fn download(url: &str, dest: &Path) -> Result<()> {
-    let mut response = ureq::get(url).call().with_context(|| format!("cannot download {url}"))?;
+    let mut response = ureq::get(url)
+        .call()
+        .with_context(|| format!("cannot download {url}"))?;
     let total = response.body().content_length();
     let bar = ProgressBar::new(total.unwrap_or(0));
     bar.set_style(
@@ -24,7 +26,9 @@ pub fn download(url: &str, dest: &Path) -> Result<()> {
     let mut body = response.body_mut().with_config().limit(u64::MAX).reader();
     let mut buffer = vec![0u8; 1 << 16];
     loop {
-        let n = body.read(&mut buffer).with_context(|| format!("the download of {url} broke off"))?;
+        let n = body
+            .read(&mut buffer)
+            .with_context(|| format!("the download of {url} broke off"))?;
         if n == 0 {
             break;
         }

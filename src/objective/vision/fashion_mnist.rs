@@ -21,7 +21,9 @@ const FILES: [&str; 4] = [
 /// folder that holds all four files.
 pub fn load(dir: &Path) -> Result<ImageData> {
     let candidates = [dir.to_path_buf(), dir.join("fashion-mnist"), PathBuf::from(SYSTEM_DIR)];
-    let Some(files) = candidates.iter().find_map(|d| FILES.iter().map(|f| locate(d, f)).collect::<Option<Vec<_>>>())
+    let Some(files) = candidates
+        .iter()
+        .find_map(|d| FILES.iter().map(|f| locate(d, f)).collect::<Option<Vec<_>>>())
     else {
         bail!(
             "no Fashion-MNIST in {} or {SYSTEM_DIR}: install Debian's dataset-fashion-mnist, or put {} (each .gz or not) \
@@ -76,7 +78,10 @@ fn read_idx(path: &Path, dims: usize) -> Result<(Vec<usize>, Vec<u8>)> {
     };
     let header = 4 + 4 * dims;
     if bytes.len() < header || bytes[..3] != [0, 0, 8] || bytes[3] as usize != dims {
-        bail!("{} is not an IDX file of {dims}-dimensional unsigned bytes", path.display());
+        bail!(
+            "{} is not an IDX file of {dims}-dimensional unsigned bytes",
+            path.display()
+        );
     }
     let shape: Vec<usize> = bytes[4..header]
         .chunks_exact(4)

@@ -142,10 +142,23 @@ impl Dataset {
         let Some(path) = file else { return Ok(sweep) };
         let user = Sweep::from_file(path)?;
         if user.program.is_some() || user.command.is_some() {
-            bail!("{}: --objective {} trains a network itself; drop the sweep's program/command", path.display(), self.name());
+            bail!(
+                "{}: --objective {} trains a network itself; drop the sweep's program/command",
+                path.display(),
+                self.name()
+            );
         }
-        if let Some(metric) = user.metric.as_ref().filter(|m| m.name != METRIC || m.goal != Goal::Minimize) {
-            bail!("{}: --objective {} minimizes `{METRIC}`, not `{}`", path.display(), self.name(), metric.name);
+        if let Some(metric) = user
+            .metric
+            .as_ref()
+            .filter(|m| m.name != METRIC || m.goal != Goal::Minimize)
+        {
+            bail!(
+                "{}: --objective {} minimizes `{METRIC}`, not `{}`",
+                path.display(),
+                self.name(),
+                metric.name
+            );
         }
         for (key, value) in user.raw.as_object().into_iter().flatten() {
             sweep[key] = value.clone();
@@ -217,7 +230,11 @@ pub fn describe(device: Device) -> String {
         Device::Cuda(i) => format!(
             "cuda:{i} ({} CUDA device(s), cuDNN {})",
             tch::Cuda::device_count(),
-            if tch::Cuda::cudnn_is_available() { "available" } else { "missing" }
+            if tch::Cuda::cudnn_is_available() {
+                "available"
+            } else {
+                "missing"
+            }
         ),
         _ => format!("cpu ({} threads)", tch::get_num_threads()),
     }
@@ -244,9 +261,13 @@ impl VisionObjective {
         if device.is_cuda() {
             tch::Cuda::cudnn_set_benchmark(true);
         }
-        let data = settings
-            .load(device)
-            .with_context(|| format!("cannot load {} from {}", settings.dataset.name(), settings.dir.display()))?;
+        let data = settings.load(device).with_context(|| {
+            format!(
+                "cannot load {} from {}",
+                settings.dataset.name(),
+                settings.dir.display()
+            )
+        })?;
         Ok(VisionObjective {
             data: Arc::new(Mutex::new(data)),
             defaults: settings.dataset.defaults(),
@@ -284,7 +305,11 @@ impl Objective for VisionObjective {
                     ("train_seconds", result.train_seconds),
                     ("images_per_second", result.images_per_second),
                 ] {
-                    report(Report::Metric { name, step: None, value });
+                    report(Report::Metric {
+                        name,
+                        step: None,
+                        value,
+                    });
                 }
                 Outcome::Complete(100.0 * (1.0 - result.val_accuracy))
             }

@@ -28,13 +28,17 @@ impl FromStr for Architecture {
                     .split(',')
                     .map(|b| b.trim().parse::<i64>().ok().filter(|&b| b >= 1))
                     .collect::<Option<_>>()
-                    .ok_or_else(|| format!("resnet blocks must be four counts ≥ 1, like resnet:3,4,6,3; got `{blocks}`"))?;
+                    .ok_or_else(|| {
+                        format!("resnet blocks must be four counts ≥ 1, like resnet:3,4,6,3; got `{blocks}`")
+                    })?;
                 let blocks: [i64; 4] = blocks
                     .try_into()
                     .map_err(|_| format!("resnet takes four block counts (one per group), got `{s}`"))?;
                 Ok(Architecture::ResNet { blocks })
             }
-            _ => Err(format!("unknown model `{s}`: cnn, airbench, resnet or resnet:B1,B2,B3,B4")),
+            _ => Err(format!(
+                "unknown model `{s}`: cnn, airbench, resnet or resnet:B1,B2,B3,B4"
+            )),
         }
     }
 }
@@ -52,7 +56,13 @@ pub fn build(
     let scaled = |c: i64| ((c as f64 * width).round() as i64).max(1);
     match architecture {
         Architecture::SmallCnn => small_cnn(vs, image_shape, classes, [scaled(32), scaled(64)]),
-        Architecture::Airbench => airbench(vs, image_shape[0], classes, [scaled(64), scaled(256), scaled(256)], whitening_images),
+        Architecture::Airbench => airbench(
+            vs,
+            image_shape[0],
+            classes,
+            [scaled(64), scaled(256), scaled(256)],
+            whitening_images,
+        ),
         Architecture::ResNet { blocks } => resnet(vs, image_shape[0], classes, *blocks, scaled(64)),
     }
 }
@@ -156,9 +166,11 @@ fn whitening_filters(images: &Tensor) -> Tensor {
     let n = patches.size()[0] as f64;
     let covariance = patches.transpose(0, 1).matmul(&patches) / n;
     let (eigenvalues, eigenvectors) = covariance.linalg_eigh("U");
-    let filters = eigenvectors.transpose(0, 1).reshape([c * 4, c, 2, 2])
-        / (eigenvalues + 1e-2).sqrt().view([c * 4, 1, 1, 1]);
-    Tensor::cat(&[&filters, &(-&filters)], 0).to_kind(Kind::Float).to_device(images.device())
+    let filters =
+        eigenvectors.transpose(0, 1).reshape([c * 4, c, 2, 2]) / (eigenvalues + 1e-2).sqrt().view([c * 4, 1, 1, 1]);
+    Tensor::cat(&[&filters, &(-&filters)], 0)
+        .to_kind(Kind::Float)
+        .to_device(images.device())
 }
 
 #[derive(Debug)]
@@ -178,7 +190,10 @@ impl BasicBlock {
                 bias: false,
                 ..Default::default()
             };
-            (nn::conv2d(vs / "down", cin, cout, 1, config), batch_norm(vs / "down_bn", cout))
+            (
+                nn::conv2d(vs / "down", cin, cout, 1, config),
+                batch_norm(vs / "down_bn", cout),
+            )
         });
         BasicBlock {
             conv1: conv3x3(vs / "conv1", cin, cout, stride),
@@ -215,7 +230,12 @@ fn resnet(vs: &nn::Path, c: i64, classes: i64, blocks: [i64; 4], base: i64) -> n
         let cout = base << g;
         for b in 0..count {
             let stride = if g > 0 && b == 0 { 2 } else { 1 };
-            net = net.add(BasicBlock::new(&(vs / format!("group{}_{b}", g + 1)), cin, cout, stride));
+            net = net.add(BasicBlock::new(
+                &(vs / format!("group{}_{b}", g + 1)),
+                cin,
+                cout,
+                stride,
+            ));
             cin = cout;
         }
     }
@@ -231,7 +251,10 @@ mod tests {
     #[test]
     fn model_names_parse_and_bad_ones_say_what_is_allowed() {
         assert_eq!("resnet".parse(), Ok(Architecture::ResNet { blocks: [1, 1, 1, 1] }));
-        assert_eq!("resnet:3,4,6,3".parse(), Ok(Architecture::ResNet { blocks: [3, 4, 6, 3] }));
+        assert_eq!(
+            "resnet:3,4,6,3".parse(),
+            Ok(Architecture::ResNet { blocks: [3, 4, 6, 3] })
+        );
         assert!("resnet:3,4".parse::<Architecture>().unwrap_err().contains("four"));
         assert!("resnet:0,1,1,1".parse::<Architecture>().is_err());
         assert!("vgg".parse::<Architecture>().unwrap_err().contains("airbench"));

@@ -107,7 +107,15 @@ impl TrainConfig {
                     .filter(|v| v.is_finite())
                     .ok_or_else(|| format!("`{name}` must be a number, got {value}"))
             };
-            let positive = || number().and_then(|v| if v > 0.0 { Ok(v) } else { Err(format!("`{name}` must be > 0, got {v}")) });
+            let positive = || {
+                number().and_then(|v| {
+                    if v > 0.0 {
+                        Ok(v)
+                    } else {
+                        Err(format!("`{name}` must be > 0, got {v}"))
+                    }
+                })
+            };
             let fraction = |lo: f64, hi: f64| {
                 number().and_then(|v| {
                     if (lo..hi).contains(&v) {
@@ -131,7 +139,11 @@ impl TrainConfig {
                 Value::String(s) if s == "true" || s == "false" => Ok(s == "true"),
                 _ => Err(format!("`{name}` must be true or false, got {value}")),
             };
-            let text = || value.as_str().ok_or_else(|| format!("`{name}` must be a string, got {value}"));
+            let text = || {
+                value
+                    .as_str()
+                    .ok_or_else(|| format!("`{name}` must be a string, got {value}"))
+            };
             match name.as_str() {
                 "model" => self.model = text()?.parse()?,
                 "blocks" => {
@@ -162,7 +174,11 @@ impl TrainConfig {
                         "linear" => Schedule::Linear,
                         "cosine" => Schedule::Cosine,
                         "onecycle" => Schedule::OneCycle,
-                        other => return Err(format!("unknown schedule `{other}`: constant, linear, cosine or onecycle")),
+                        other => {
+                            return Err(format!(
+                                "unknown schedule `{other}`: constant, linear, cosine or onecycle"
+                            ))
+                        }
                     }
                 }
                 "warmup" => self.warmup = fraction(0.0, 1.0)?,
@@ -257,7 +273,10 @@ impl LossScaler {
         optimizer.zero_grad();
         (loss * self.scale).backward();
         let grads: Vec<Tensor> = variables.iter().map(|v| v.grad()).filter(|g| g.defined()).collect();
-        let norms: Vec<Tensor> = grads.iter().map(|g| g.to_kind(Kind::Float).square().sum(Kind::Float)).collect();
+        let norms: Vec<Tensor> = grads
+            .iter()
+            .map(|g| g.to_kind(Kind::Float).square().sum(Kind::Float))
+            .collect();
         // One device synchronization per step, as torch's GradScaler does.
         let finite = Tensor::stack(&norms, 0).sum(Kind::Float).isfinite().int64_value(&[]) == 1;
         if finite {
@@ -321,19 +340,25 @@ pub fn train(
     // torch's random generator is global: a second run in another thread would
     // interleave its draws with this one's and break "same seed, same result".
     static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::new(());
-    let _running = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _running = ONE_RUN_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     tch::manual_seed(seed as i64);
     let device = data.train.images.device();
     let autocast = config.mixed_precision && device.is_cuda();
     let train_set = match config.train_images {
-        0 => data.train.select(&Tensor::arange(data.train.len(), (Kind::Int64, device))),
+        0 => data
+            .train
+            .select(&Tensor::arange(data.train.len(), (Kind::Int64, device))),
         k if k > data.train.len() => {
             return Err(TrainError::Invalid(format!(
                 "train_images {k} is more than the {} training images",
                 data.train.len()
             )))
         }
-        k => data.train.select(&Tensor::randperm(data.train.len(), (Kind::Int64, device)).narrow(0, 0, k)),
+        k => data
+            .train
+            .select(&Tensor::randperm(data.train.len(), (Kind::Int64, device)).narrow(0, 0, k)),
     };
     let n = train_set.len();
     let batch = config.batch_size.min(n);
@@ -384,7 +409,9 @@ pub fn train(
                 return Err(TrainError::Stopped);
             }
             let index = order.narrow(0, b * batch, batch);
-            let x = config.augment.apply(&norm.apply(&train_set.images.index_select(0, &index)));
+            let x = config
+                .augment
+                .apply(&norm.apply(&train_set.images.index_select(0, &index)));
             let y = train_set.labels.index_select(0, &index);
             let lr = config.lr * config.schedule.factor(step as f64 / total_steps, config.warmup);
             optimizer.set_lr(lr);
@@ -392,13 +419,9 @@ pub fn train(
                 optimizer.set_lr_group(models::BIAS_GROUP, lr * models::BIAS_LR_SCALE);
             }
             let loss = tch::autocast(autocast, || {
-                net.forward_t(&x, true).to_kind(Kind::Float).cross_entropy_loss::<Tensor>(
-                    &y,
-                    None,
-                    Reduction::Mean,
-                    -100,
-                    config.label_smoothing,
-                )
+                net.forward_t(&x, true)
+                    .to_kind(Kind::Float)
+                    .cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, config.label_smoothing)
             });
             match scaler.as_mut() {
                 Some(scaler) => {
@@ -436,7 +459,9 @@ pub fn train(
             val_loss,
         };
         if !val_loss.is_finite() {
-            return Err(TrainError::Diverged(format!("the validation loss became {val_loss} in epoch {epoch}")));
+            return Err(TrainError::Diverged(format!(
+                "the validation loss became {val_loss} in epoch {epoch}"
+            )));
         }
         on_epoch(&stats);
         epochs.push(stats);
@@ -476,7 +501,13 @@ mod tests {
         }
         let set = ImageSet::from_bytes(&pixels, &labels, [1, side as i64, side as i64]).unwrap();
         let test = set.select(&Tensor::arange(100, (Kind::Int64, Device::Cpu)));
-        ImageData { train: set, test, classes: 10 }.split(100, 0).unwrap()
+        ImageData {
+            train: set,
+            test,
+            classes: 10,
+        }
+        .split(100, 0)
+        .unwrap()
     }
 
     fn quick_config() -> TrainConfig {
@@ -512,7 +543,15 @@ mod tests {
     fn training_lowers_the_loss_and_learns_the_classes() {
         for optimizer in [OptimizerKind::Sgd, OptimizerKind::Adam, OptimizerKind::AdamW] {
             let lr = if optimizer == OptimizerKind::Sgd { 0.05 } else { 0.005 };
-            let result = run(&TrainConfig { optimizer, lr, ..quick_config() }, 0).unwrap();
+            let result = run(
+                &TrainConfig {
+                    optimizer,
+                    lr,
+                    ..quick_config()
+                },
+                0,
+            )
+            .unwrap();
             let losses: Vec<f64> = result.epochs.iter().map(|e| e.train_loss).collect();
             assert!(losses[2] < 0.7 * losses[0], "{optimizer:?}: {losses:?}");
             assert!(result.val_accuracy > 0.5, "{optimizer:?}: {result:?}");
@@ -541,7 +580,11 @@ mod tests {
     #[test]
     fn the_same_seed_trains_the_same_network() {
         let config = quick_config();
-        let (a, b, c) = (run(&config, 4).unwrap(), run(&config, 4).unwrap(), run(&config, 5).unwrap());
+        let (a, b, c) = (
+            run(&config, 4).unwrap(),
+            run(&config, 4).unwrap(),
+            run(&config, 5).unwrap(),
+        );
         assert_eq!(a.epochs[2].train_loss, b.epochs[2].train_loss);
         assert_eq!(a.val_loss, b.val_loss);
         assert_ne!(a.epochs[2].train_loss, c.epochs[2].train_loss);
@@ -549,7 +592,10 @@ mod tests {
 
     #[test]
     fn a_learning_rate_that_blows_up_fails_with_the_reason() {
-        let config = TrainConfig { lr: 1e30, ..quick_config() };
+        let config = TrainConfig {
+            lr: 1e30,
+            ..quick_config()
+        };
         match run(&config, 0) {
             Err(TrainError::Diverged(why)) => assert!(why.contains("training loss became"), "{why}"),
             other => panic!("expected divergence, got {other:?}"),
@@ -580,7 +626,9 @@ mod tests {
     fn parameters_override_defaults_and_bad_ones_are_named() {
         let params = |v: serde_json::Value| v.as_object().unwrap().clone();
         let config = quick_config()
-            .with_params(&params(json!({"lr": 0.3, "batch_size": 256.0, "optimizer": "adamw", "blocks": 2, "tta": false})))
+            .with_params(&params(
+                json!({"lr": 0.3, "batch_size": 256.0, "optimizer": "adamw", "blocks": 2, "tta": false}),
+            ))
             .unwrap();
         assert_eq!(
             (config.lr, config.batch_size, config.optimizer, config.tta),
