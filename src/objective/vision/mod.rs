@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use tch::Device;
 
 pub use augment::Augment;
-pub use data::{ImageData, ImageSet, Splits};
+pub use data::Splits;
 pub use models::Architecture;
 pub use train::{train, EpochStats, OptimizerKind, Schedule, TrainConfig, TrainError, TrainResult, HYPERPARAMETERS};
 
