@@ -57,9 +57,9 @@ enum Problem {
     /// Training a network: no noise-free value and no known optimum, so the
     /// observed validation error is the truth and the references come from the runs.
     Vision {
-        settings: DataSettings,
+        settings: Box<DataSettings>,
         sweep: Value,
-        objective: Mutex<VisionObjective>,
+        objective: Box<Mutex<VisionObjective>>,
     },
 }
 
@@ -192,9 +192,9 @@ fn problems(settings: &BenchSettings) -> Result<Vec<Problem>> {
             let sweep = Dataset::Cifar10.sweep_with(settings.config.as_deref())?;
             let mut data = DataSettings::new(Dataset::Cifar10, settings.data_dir.clone());
             data.validation = settings.validation_size;
-            let objective = Mutex::new(VisionObjective::new(&data)?);
+            let objective = Box::new(Mutex::new(VisionObjective::new(&data)?));
             Ok(vec![Problem::Vision {
-                settings: data,
+                settings: Box::new(data),
                 sweep,
                 objective,
             }])

@@ -195,7 +195,7 @@ mod tests {
                 let class = (i + b) % 10;
                 bytes.push(class as u8);
                 for channel in 0..3 {
-                    bytes.extend(std::iter::repeat(pixel(i, channel, class)).take(1024));
+                    bytes.extend(std::iter::repeat_n(pixel(i, channel, class), 1024));
                 }
             }
             fs::write(dir.join(name), bytes).unwrap();
