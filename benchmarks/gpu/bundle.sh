@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Packs into .gpu/ what a GPU machine without cargo needs to run bo: the
+# stripped release binary with the shared libraries it links besides torch's
+# (OpenBLAS and its Fortran runtime), xz-compressed, and the CIFAR-10 JPEG
+# tarball from ../shared/data. About 31 MB. On that machine, from the
+# repository root: benchmarks/gpu/on_device.sh.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/setup.sh
+staging="$(mktemp -d)"
+trap 'rm -rf "$staging"' EXIT
+mkdir -p "$staging/lib" .gpu
+cp target/release/bo "$staging/bo"
+strip "$staging/bo"
+ldd target/release/bo | awk '/=> \// {print $3}' | grep -E 'openblas|gfortran|quadmath' |
+    while read -r lib; do cp -L "$lib" "$staging/lib/"; done
+tar cJf .gpu/bo-bundle.tar.xz -C "$staging" .
+cp ../shared/data/cifar10-jpeg.tar.xz .gpu/
+du -sh .gpu
