@@ -347,9 +347,10 @@ pub fn train(
     let device = data.train.images.device();
     let autocast = config.mixed_precision && device.is_cuda();
     let train_set = match config.train_images {
-        0 => data
-            .train
-            .select(&Tensor::arange(data.train.len(), (Kind::Int64, device))),
+        0 => ImageSet {
+            images: data.train.images.shallow_clone(),
+            labels: data.train.labels.shallow_clone(),
+        },
         k if k > data.train.len() => {
             return Err(TrainError::Invalid(format!(
                 "train_images {k} is more than the {} training images",
