@@ -130,11 +130,11 @@ fn airbench(vs: &nn::Path, c: i64, classes: i64, widths: [i64; 3], images: &Tens
     for (i, &cout) in widths.iter().enumerate() {
         let group = vs / format!("group{}", i + 1);
         net = net
-            .add(conv3x3(&group / "conv1", cin, cout, 1))
+            .add(identity_start_conv3x3(&group / "conv1", cin, cout))
             .add_fn(|x| x.max_pool2d_default(2))
             .add(frozen_scale_batch_norm(&group / "bn1", cout))
             .add_fn(|x| x.gelu("none"))
-            .add(conv3x3(&group / "conv2", cout, cout, 1))
+            .add(identity_start_conv3x3(&group / "conv2", cout, cout))
             .add(frozen_scale_batch_norm(&group / "bn2", cout))
             .add_fn(|x| x.gelu("none"));
         cin = cout;
@@ -153,6 +153,22 @@ fn airbench(vs: &nn::Path, c: i64, classes: i64, widths: [i64; 3], images: &Tens
         .add_fn(|x| x / 9.0)
 }
 
+/// A 3x3 convolution whose first `cin` filters start as the identity (each
+/// passes one input channel through), as airbench initializes its convolutions.
+fn identity_start_conv3x3(vs: nn::Path, cin: i64, cout: i64) -> nn::Conv2D {
+    let conv = conv3x3(vs, cin, cout, 1);
+    let k = cin.min(cout);
+    let identity = Tensor::eye(k, (Kind::Float, conv.ws.device()))
+        .view([k, k, 1, 1])
+        .constant_pad_nd([1, 1, 1, 1]);
+    tch::no_grad(|| {
+        let mut filters = conv.ws.narrow(0, 0, k);
+        let _ = filters.zero_();
+        filters.narrow(1, 0, k).copy_(&identity);
+    });
+    conv
+}
+
 /// Filters that whiten 2x2 patches: the covariance's eigenvectors over the
 /// square roots of their eigenvalues, each with its negation.
 fn whitening_filters(images: &Tensor) -> Tensor {
@@ -167,7 +183,7 @@ fn whitening_filters(images: &Tensor) -> Tensor {
     let covariance = patches.transpose(0, 1).matmul(&patches) / n;
     let (eigenvalues, eigenvectors) = covariance.linalg_eigh("U");
     let filters =
-        eigenvectors.transpose(0, 1).reshape([c * 4, c, 2, 2]) / (eigenvalues + 1e-2).sqrt().view([c * 4, 1, 1, 1]);
+        eigenvectors.transpose(0, 1).reshape([c * 4, c, 2, 2]) / (eigenvalues + 5e-4).sqrt().view([c * 4, 1, 1, 1]);
     Tensor::cat(&[&filters, &(-&filters)], 0)
         .to_kind(Kind::Float)
         .to_device(images.device())
@@ -273,6 +289,18 @@ mod tests {
             let net = build(&architecture, &vs.root(), [3, 32, 32], 10, 0.25, &images);
             assert_eq!(net.forward_t(&images, true).size(), vec![4, 10], "{architecture:?}");
         }
+    }
+
+    #[test]
+    fn airbench_convolutions_start_by_passing_their_inputs_through() {
+        tch::manual_seed(0);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let conv = identity_start_conv3x3(vs.root() / "conv", 4, 6);
+        let x = Tensor::randn([2, 4, 5, 5], (Kind::Float, Device::Cpu));
+        let y = x.apply(&conv);
+        assert!(y.narrow(1, 0, 4).allclose(&x, 1e-6, 1e-6, false));
+        // The filters beyond the inputs keep their random start.
+        assert!(y.narrow(1, 4, 2).abs().sum(Kind::Float).double_value(&[]) > 0.0);
     }
 
     #[test]
