@@ -153,8 +153,9 @@ fn airbench(vs: &nn::Path, c: i64, classes: i64, widths: [i64; 3], images: &Tens
         .add_fn(|x| x / 9.0)
 }
 
-/// A 3x3 convolution whose first `cin` filters start as the identity (each
-/// passes one input channel through), as airbench initializes its convolutions.
+/// A 3x3 convolution whose first filters, up to one per input channel, start
+/// as the identity (each passes its channel through), as airbench initializes
+/// its convolutions.
 fn identity_start_conv3x3(vs: nn::Path, cin: i64, cout: i64) -> nn::Conv2D {
     let conv = conv3x3(vs, cin, cout, 1);
     let k = cin.min(cout);
