@@ -3,13 +3,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use bo_benchmarks::harness::{parallel_map, set_blas_threads};
 use bo_benchmarks::lcbench::{self, Lcbench, MAX_EPOCH};
 use bo_benchmarks::report::{markdown, summarize, Summary};
+use bo_benchmarks::stats;
 use bo_benchmarks::suite::{random_stats, synthetic_suite, Reference, RunRecord, SyntheticProblem};
 use bo_surrogates::{build_sampler, SamplerOptions};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -59,7 +60,7 @@ enum Problem {
     Vision {
         settings: Box<DataSettings>,
         sweep: Value,
-        objective: Box<Mutex<VisionObjective>>,
+        objective: Box<VisionObjective>,
     },
 }
 
@@ -88,11 +89,7 @@ impl Problem {
         match self {
             Problem::Synthetic(p) => json!({"function": p.function.name, "noise": p.noise_sd}),
             Problem::Lcbench { task, .. } => json!({"lcbench": task}),
-            Problem::Vision { settings, .. } => json!({
-                "dataset": settings.dataset.name(),
-                "validation": settings.validation,
-                "data_seed": settings.data_seed,
-            }),
+            Problem::Vision { settings, .. } => settings.study_json(),
         }
     }
 
@@ -106,12 +103,7 @@ impl Problem {
                 bench: Arc::clone(bench),
                 task: task.clone(),
             }),
-            Problem::Vision { objective, .. } => Box::new(
-                objective
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .sharing(),
-            ),
+            Problem::Vision { objective, .. } => Box::new(objective.sharing()),
         }
     }
 
@@ -192,7 +184,7 @@ fn problems(settings: &BenchSettings) -> Result<Vec<Problem>> {
             let sweep = Dataset::Cifar10.sweep_with(settings.config.as_deref())?;
             let mut data = DataSettings::new(Dataset::Cifar10, settings.data_dir.clone());
             data.validation = settings.validation_size;
-            let objective = Box::new(Mutex::new(VisionObjective::new(&data)?));
+            let objective = Box::new(VisionObjective::new(&data)?);
             Ok(vec![Problem::Vision {
                 settings: Box::new(data),
                 sweep,
@@ -393,7 +385,7 @@ pub fn run(settings: &BenchSettings) -> Result<Summary> {
                 reference.problem
             );
         }
-        reference.random_best = random.iter().sum::<f64>() / random.len() as f64;
+        reference.random_best = stats::mean(&random);
         reference.optimum = best;
         for run in runs.iter_mut().filter(|r| r.problem == reference.problem) {
             run.regret

@@ -13,7 +13,7 @@ use bo::report;
 use bo::space::{Goal, Sweep};
 use bo::storage::{now, Storage, StudyRecord, Worker};
 use bo::study::{self, best_trial, RunSettings, Study};
-use bo_benchmarks::TestFunction;
+use bo_benchmarks::{stats, TestFunction};
 use bo_surrogates::gp::GpConfig;
 use bo_surrogates::tpe::TpeConfig;
 use bo_surrogates::{build_sampler, History, SamplerOptions, SAMPLER_NAMES};
@@ -422,12 +422,10 @@ fn new_study(args: &RunArgs, name: Option<&str>) -> Result<StudyRecord> {
         (config, Some(_)) if dataset.is_some() => {
             let dataset = dataset.expect("checked");
             let sweep = dataset.sweep_with(config.as_deref())?;
-            let objective = json!({
-                "dataset": dataset.name(),
-                "validation": args.validation_size,
-                "data_seed": args.data_seed,
-            });
-            (sweep, objective, dataset.name().to_string())
+            let mut settings = DataSettings::new(dataset, args.data_dir.clone());
+            settings.validation = args.validation_size;
+            settings.data_seed = args.data_seed;
+            (sweep, settings.study_json(), dataset.name().to_string())
         }
         (Some(_), Some(f)) => bail!("--objective {f} searches the function's own domain; drop --config or --objective"),
         (Some(path), None) => {
@@ -505,19 +503,9 @@ struct ObjectiveOptions {
 }
 
 fn build_objective(record: &StudyRecord, sweep: &Sweep, options: &ObjectiveOptions) -> Result<Box<dyn Objective>> {
-    if let Some(name) = record.objective.get("dataset").and_then(Value::as_str) {
-        let dataset = Dataset::from_name(name)
-            .with_context(|| format!("study `{}` names an unknown dataset `{name}`", record.name))?;
-        let mut settings = DataSettings::new(dataset, options.data_dir.clone());
-        if let Some(n) = record.objective.get("validation").and_then(Value::as_u64) {
-            settings.validation = n as usize;
-        }
-        if let Some(seed) = record.objective.get("data_seed").and_then(Value::as_u64) {
-            settings.data_seed = seed;
-        }
-        if let Ok(url) = std::env::var("BO_CIFAR10_URL") {
-            settings.cifar10_url = url;
-        }
+    if let Some(settings) = DataSettings::from_study(&record.objective, options.data_dir.clone())
+        .with_context(|| format!("study `{}`", record.name))?
+    {
         return Ok(Box::new(VisionObjective::new(&settings)?));
     }
     if let Some(name) = record.objective.get("function").and_then(Value::as_str) {
@@ -741,19 +729,10 @@ fn train(
         params.insert(name.into(), value);
     }
     let config = dataset.defaults().with_params(&params).map_err(anyhow::Error::msg)?;
-    let device = vision::device()?;
-    if device.is_cuda() {
-        tch::Cuda::cudnn_set_benchmark(true);
-    }
     let mut settings = DataSettings::new(dataset, data_dir);
     settings.validation = validation_size;
-    eprintln!(
-        "loading {} from {} onto {}",
-        dataset.name(),
-        settings.dir.display(),
-        vision::describe(device)
-    );
-    let data = settings.load(device)?;
+    let data = settings.load()?;
+    eprintln!("training on {}", vision::describe(data.train.images.device()));
     handle_ctrl_c()?;
     let stop = || INTERRUPTED.load(Ordering::SeqCst);
     let mut results = Vec::new();
@@ -782,9 +761,13 @@ fn train(
     }
     let summary = |f: fn(&vision::TrainResult) -> f64, scale: f64, digits: usize| {
         let values: Vec<f64> = results.iter().map(|r| scale * f(r)).collect();
-        let mean = values.iter().sum::<f64>() / values.len() as f64;
-        let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (values.len().max(2) - 1) as f64).sqrt();
-        format!("{mean:.digits$} ± {sd:.digits$}")
+        // One seed has no spread to show.
+        let sd = if values.len() > 1 {
+            stats::sample_sd(&values)
+        } else {
+            0.0
+        };
+        format!("{:.digits$} ± {sd:.digits$}", stats::mean(&values))
     };
     println!("| run | seeds | test accuracy (%) | training seconds | images/s |");
     println!("|---|---|---|---|---|");

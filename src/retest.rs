@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use anyhow::Result;
+use bo_benchmarks::stats;
 use serde_json::{Map, Value};
 
 use crate::objective::{Objective, Outcome};
@@ -76,10 +77,9 @@ pub fn rows(goal: Goal, trials: &[TrialRecord]) -> Vec<RetestRow> {
                 .filter(|r| r.state == TrialState::Failed && !r.abandoned)
                 .count();
             let search_value = t.value?;
-            let n = values.len() as f64;
-            let mean = values.iter().sum::<f64>() / n;
-            let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-            let half_width = t_quantile(values.len().saturating_sub(1)) * sd / n.sqrt();
+            let mean = stats::mean(&values);
+            let half_width =
+                t_quantile(values.len().saturating_sub(1)) * stats::sample_sd(&values) / (values.len() as f64).sqrt();
             let drop = goal.to_loss(mean) - goal.to_loss(search_value);
             Some(RetestRow {
                 trial: t.number,

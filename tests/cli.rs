@@ -1,43 +1,20 @@
 //! End-to-end tests of the `bo` command line.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{bo, command, export, ok};
 use serde_json::Value;
 
-fn bo(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bo"))
-        .args(args)
-        .current_dir(dir)
-        .env("MARKER_DIR", dir)
-        .output()
-        .expect("bo runs")
-}
-
 fn spawn_bo(dir: &Path, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_bo"))
-        .args(args)
-        .current_dir(dir)
-        .env("MARKER_DIR", dir)
+    command(dir, args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("bo starts")
-}
-
-fn ok(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "bo failed: {}\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        String::from_utf8_lossy(&output.stdout)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-fn export(dir: &Path, study: &str) -> Value {
-    serde_json::from_str(&ok(bo(dir, &["export", study, "--format", "json"]))).expect("export is JSON")
 }
 
 fn trials(doc: &Value) -> &Vec<Value> {
@@ -344,10 +321,7 @@ fn two_workers_share_a_grid_without_repeating_a_point() {
         "--quiet",
     ];
     let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_bo"))
-            .args(args)
-            .current_dir(d)
-            .env("MARKER_DIR", d)
+        command(d, &args)
             .env("TRIAL_SECONDS", "0.3")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

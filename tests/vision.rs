@@ -1,31 +1,13 @@
 //! End-to-end: `bo run --objective cifar10` trains real (tiny) networks on a
 //! tiny CIFAR-10 the test writes in the official binary layout.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use common::{bo, export, ok};
 use serde_json::Value;
-
-fn bo(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bo"))
-        .args(args)
-        .current_dir(dir)
-        // Never reach out for the real tarball.
-        .env("BO_CIFAR10_URL", "http://127.0.0.1:9/cifar-10-binary.tar.gz")
-        .env_remove("BO_DATA_DIR")
-        .output()
-        .expect("bo runs")
-}
-
-fn ok(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "bo failed: {}\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        String::from_utf8_lossy(&output.stdout)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
 
 /// 5 training batches of 40 images and a test batch of 40; class c is a flat
 /// colour (c-dependent) with a little noise, so a small CNN learns it fast.
@@ -62,17 +44,17 @@ fn sweep(dir: &Path, lr: &str, method: &str) {
     std::fs::write(dir.join("sweep.yaml"), text).unwrap();
 }
 
-fn export(dir: &Path, study: &str) -> Value {
-    serde_json::from_str(&ok(bo(dir, &["export", study, "--format", "json"]))).unwrap()
+/// A folder with the tiny CIFAR-10 and sweep.yaml searching `lr` by `method`.
+fn tiny_cifar_with_sweep(lr: &str, method: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_cifar(dir.path());
+    sweep(dir.path(), lr, method);
+    dir
 }
 
-#[test]
-fn a_cifar10_study_trains_networks_and_records_curves_and_test_accuracy() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    write_tiny_cifar(d);
-    sweep(d, "{distribution: log_uniform_values, min: 0.01, max: 0.1}", "random");
-    let args = [
+/// `bo run` of the sweep in sweep.yaml on the tiny CIFAR-10, with `more` arguments.
+fn run_on_tiny_cifar(d: &Path, more: &[&str]) -> Output {
+    let base = [
         "run",
         "--objective",
         "cifar10",
@@ -80,15 +62,19 @@ fn a_cifar10_study_trains_networks_and_records_curves_and_test_accuracy() {
         "sweep.yaml",
         "--validation-size",
         "40",
-        "--trials",
-        "3",
-        "--study",
-        "tiny",
-        "--seed",
-        "1",
         "--quiet",
     ];
-    ok(bo(d, &args));
+    bo(d, &[&base[..], more].concat())
+}
+
+#[test]
+fn a_cifar10_study_trains_networks_and_records_curves_and_test_accuracy() {
+    let dir = tiny_cifar_with_sweep("{distribution: log_uniform_values, min: 0.01, max: 0.1}", "random");
+    let d = dir.path();
+    ok(run_on_tiny_cifar(
+        d,
+        &["--trials", "3", "--study", "tiny", "--seed", "1"],
+    ));
     let doc = export(d, "tiny");
     assert_eq!(doc["metric"], "val_error");
     let trials = doc["trials"].as_array().unwrap();
@@ -142,27 +128,12 @@ fn a_cifar10_study_trains_networks_and_records_curves_and_test_accuracy() {
 
 #[test]
 fn a_learning_rate_that_produces_nan_fails_only_its_trial() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tiny_cifar_with_sweep("{values: [0.05, 1.0e30]}", "grid");
     let d = dir.path();
-    write_tiny_cifar(d);
-    sweep(d, "{values: [0.05, 1.0e30]}", "grid");
-    let args = [
-        "run",
-        "--objective",
-        "cifar10",
-        "--config",
-        "sweep.yaml",
-        "--validation-size",
-        "40",
-        "--surrogate",
-        "grid",
-        "--study",
-        "nan",
-        "--trials",
-        "2",
-        "--quiet",
-    ];
-    ok(bo(d, &args));
+    ok(run_on_tiny_cifar(
+        d,
+        &["--surrogate", "grid", "--study", "nan", "--trials", "2"],
+    ));
     let doc = export(d, "nan");
     let trials = doc["trials"].as_array().unwrap();
     let by_lr = |lr: f64| trials.iter().find(|t| t["params"]["lr"].as_f64() == Some(lr)).unwrap();
@@ -221,10 +192,8 @@ fn missing_data_or_an_unknown_hyperparameter_is_refused_before_anything_is_store
 
 #[test]
 fn the_cifar10_bench_suite_measures_regret_against_the_best_run_and_random_search() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tiny_cifar_with_sweep("{distribution: log_uniform_values, min: 0.001, max: 0.3}", "random");
     let d = dir.path();
-    write_tiny_cifar(d);
-    sweep(d, "{distribution: log_uniform_values, min: 0.001, max: 0.3}", "random");
     let args = [
         "bench",
         "--suite",

@@ -21,6 +21,12 @@ pub fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len() as f64
 }
 
+/// Sample standard deviation (n - 1 in the denominator; NaN below two values).
+pub fn sample_sd(values: &[f64]) -> f64 {
+    let m = mean(values);
+    (values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (values.len() as f64 - 1.0)).sqrt()
+}
+
 /// Two-sided p-value of the Wilcoxon signed-rank test on paired samples
 /// (normal approximation with tie and continuity corrections; zero
 /// differences dropped). 1 when no difference is non-zero.

@@ -189,23 +189,53 @@ pub struct DataSettings {
 }
 
 impl DataSettings {
+    /// The default split; CIFAR-10's tarball from BO_CIFAR10_URL if set.
     pub fn new(dataset: Dataset, dir: PathBuf) -> Self {
         DataSettings {
             dataset,
             dir,
             validation: 5000,
             data_seed: 0,
-            cifar10_url: cifar10::TARBALL_URL.into(),
+            cifar10_url: std::env::var("BO_CIFAR10_URL").unwrap_or_else(|_| cifar10::TARBALL_URL.into()),
         }
     }
 
-    /// Loads, splits and moves the data to `device`, once.
-    pub fn load(&self, device: Device) -> Result<Splits> {
-        let data = match self.dataset {
-            Dataset::Cifar10 => cifar10::load(&self.dir, &self.cifar10_url)?,
-            Dataset::FashionMnist => fashion_mnist::load(&self.dir)?,
+    /// What a study stores as its objective (the folder is the machine's, not the study's).
+    pub fn study_json(&self) -> Value {
+        json!({"dataset": self.dataset.name(), "validation": self.validation, "data_seed": self.data_seed})
+    }
+
+    /// The settings of a study whose objective is a dataset, with its data in `dir`.
+    pub fn from_study(objective: &Value, dir: PathBuf) -> Result<Option<Self>> {
+        let Some(name) = objective.get("dataset").and_then(Value::as_str) else {
+            return Ok(None);
         };
-        Ok(data.split(self.validation, self.data_seed)?.to_device(device))
+        let dataset = Dataset::from_name(name).with_context(|| format!("unknown dataset `{name}`"))?;
+        let mut settings = DataSettings::new(dataset, dir);
+        if let Some(n) = objective.get("validation").and_then(Value::as_u64) {
+            settings.validation = n as usize;
+        }
+        if let Some(seed) = objective.get("data_seed").and_then(Value::as_u64) {
+            settings.data_seed = seed;
+        }
+        Ok(Some(settings))
+    }
+
+    /// Loads and splits the data and moves it, once, to the device trials
+    /// train on (see `device`).
+    pub fn load(&self) -> Result<Splits> {
+        let device = device()?;
+        if device.is_cuda() {
+            tch::Cuda::cudnn_set_benchmark(true);
+        }
+        let data = match self.dataset {
+            Dataset::Cifar10 => cifar10::load(&self.dir, &self.cifar10_url),
+            Dataset::FashionMnist => fashion_mnist::load(&self.dir),
+        };
+        let splits = data
+            .and_then(|d| d.split(self.validation, self.data_seed))
+            .with_context(|| format!("cannot load {} from {}", self.dataset.name(), self.dir.display()))?;
+        Ok(splits.to_device(device))
     }
 }
 
@@ -257,19 +287,8 @@ impl VisionObjective {
 
     /// Loads the data now, so that a missing or broken file fails before any trial.
     pub fn new(settings: &DataSettings) -> Result<Self> {
-        let device = device()?;
-        if device.is_cuda() {
-            tch::Cuda::cudnn_set_benchmark(true);
-        }
-        let data = settings.load(device).with_context(|| {
-            format!(
-                "cannot load {} from {}",
-                settings.dataset.name(),
-                settings.dir.display()
-            )
-        })?;
         Ok(VisionObjective {
-            data: Arc::new(Mutex::new(data)),
+            data: Arc::new(Mutex::new(settings.load()?)),
             defaults: settings.dataset.defaults(),
         })
     }

@@ -43,15 +43,15 @@ impl FromStr for Architecture {
     }
 }
 
-/// Builds the network under `vs`. `whitening_images` (float, normalized) sets
-/// the airbench stem's fixed patch-whitening filters.
+/// Builds the network under `vs`. `whitening_images` gives the normalized
+/// images that set airbench's fixed patch-whitening filters (only it asks).
 pub fn build(
     architecture: &Architecture,
     vs: &nn::Path,
     image_shape: [i64; 3],
     classes: i64,
     width: f64,
-    whitening_images: &Tensor,
+    whitening_images: &dyn Fn() -> Tensor,
 ) -> nn::SequentialT {
     let scaled = |c: i64| ((c as f64 * width).round() as i64).max(1);
     match architecture {
@@ -61,7 +61,7 @@ pub fn build(
             image_shape[0],
             classes,
             [scaled(64), scaled(256), scaled(256)],
-            whitening_images,
+            &whitening_images(),
         ),
         Architecture::ResNet { blocks } => resnet(vs, image_shape[0], classes, *blocks, scaled(64)),
     }
@@ -287,7 +287,9 @@ mod tests {
             Architecture::ResNet { blocks: [1, 2, 1, 1] },
         ] {
             let vs = nn::VarStore::new(Device::Cpu);
-            let net = build(&architecture, &vs.root(), [3, 32, 32], 10, 0.25, &images);
+            let net = build(&architecture, &vs.root(), [3, 32, 32], 10, 0.25, &|| {
+                images.shallow_clone()
+            });
             assert_eq!(net.forward_t(&images, true).size(), vec![4, 10], "{architecture:?}");
         }
     }

@@ -369,14 +369,13 @@ pub fn train(
     let (mean, std) = channel_stats(&train_set.images);
     let norm = Normalizer { mean, std };
     let vs = nn::VarStore::new(device);
-    let whitening_sample = norm.apply(&train_set.images.narrow(0, 0, n.min(5000)));
     let net = models::build(
         &config.model,
         &vs.root(),
         train_set.image_shape(),
         data.classes as i64,
         config.width,
-        &whitening_sample,
+        &|| norm.apply(&train_set.images.narrow(0, 0, n.min(5000))),
     );
     let built = match config.optimizer {
         OptimizerKind::Sgd => nn::Sgd {
