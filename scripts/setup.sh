@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what building bo needs beyond Rust and Python, then builds it.
+# Installs what building bo needs beyond Rust and Python, then builds it: bo
+# (target/release/bo) and its training worker (target/release/bo-train).
 # Sourced by run.sh and test.sh so that cargo sees the torch environment it sets.
 # Idempotent: a machine that has everything only builds.
 set -euo pipefail
@@ -47,4 +48,7 @@ if ! torch_ok; then
 fi
 export VIRTUAL_ENV="$BO_TORCH_VENV" PATH="$BO_TORCH_VENV/bin:$PATH" LIBTORCH_USE_PYTORCH=1
 
-cargo build --release --locked --workspace --bins
+# bo itself needs no libtorch and builds with plain cargo; only the training
+# worker bo-train (the trainer/ crate) links it, with the environment above.
+env -u LIBTORCH_USE_PYTORCH -u VIRTUAL_ENV cargo build --release --locked --bins
+cargo build --release --locked -p bo-trainer

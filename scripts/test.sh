@@ -11,4 +11,7 @@ fi
 if [ -z "${BO_LCBENCH_DIR:-}" ]; then
     echo "NOTE: the LCBench surrogate was not found (set BO_LCBENCH_DIR): its reference-vector test is SKIPPED" >&2
 fi
-cargo test --release --locked --workspace
+# The core (bo, the strategies, the benchmarks) with plain cargo: no libtorch.
+env -u LIBTORCH_USE_PYTORCH -u VIRTUAL_ENV cargo test --release --locked
+# The training worker, with the torch environment setup.sh exported.
+cargo test --release --locked -p bo-trainer

@@ -16,8 +16,8 @@ use bo_surrogates::{build_sampler, SamplerOptions};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Map, Value};
 
-use crate::objective::vision::{DataSettings, Dataset};
-use crate::objective::{FunctionObjective, LcbenchObjective, Objective, VisionObjective};
+use crate::objective::training::{Dataset, TrainingData};
+use crate::objective::{FunctionObjective, LcbenchObjective, Objective, TrainerObjective};
 use crate::space::{Goal, Sweep};
 use crate::storage::{now, Storage, StudyRecord, TrialState, Worker};
 use crate::study::{self, RunSettings, Study};
@@ -58,9 +58,9 @@ enum Problem {
     /// Training a network: no noise-free value and no known optimum, so the
     /// observed validation error is the truth and the references come from the runs.
     Vision {
-        settings: Box<DataSettings>,
+        settings: Box<TrainingData>,
         sweep: Value,
-        objective: Box<VisionObjective>,
+        objective: Box<TrainerObjective>,
     },
 }
 
@@ -182,9 +182,9 @@ fn problems(settings: &BenchSettings) -> Result<Vec<Problem>> {
                 bail!("the cifar10 suite measures regret against random search's runs: include random in --surrogates");
             }
             let sweep = Dataset::Cifar10.sweep_with(settings.config.as_deref())?;
-            let mut data = DataSettings::new(Dataset::Cifar10, settings.data_dir.clone());
+            let mut data = TrainingData::new(Dataset::Cifar10, settings.data_dir.clone());
             data.validation = settings.validation_size;
-            let objective = Box::new(VisionObjective::new(&data)?);
+            let objective = Box::new(TrainerObjective::start(data.clone(), None)?);
             Ok(vec![Problem::Vision {
                 settings: Box::new(data),
                 sweep,
@@ -226,6 +226,8 @@ fn one_study(
         trials: settings.budget,
         quiet: true,
         storage_path: settings.storage_path.clone(),
+        // A benchmark's studies are too short for a failure streak to matter.
+        max_failures: 0,
     };
     if study::run(
         &mut storage,

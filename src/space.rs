@@ -5,6 +5,7 @@
 //! log space, normal-family ones over μ ± 4σ), categoricals as bins.
 //! Constants are not searched; they are added to every configuration.
 
+use std::io::Read;
 use std::path::Path;
 
 use bo_surrogates::{Dim, DimKind, Domain, Prior};
@@ -184,20 +185,150 @@ fn did_you_mean(word: &str, known: &[&str]) -> String {
     }
 }
 
+/// The largest sweep file read.
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
+/// The deepest nesting read (a sweep needs about five levels).
+const MAX_DEPTH: usize = 64;
+
+/// How deeply the text nests: indentation levels plus open brackets and braces.
+fn nesting_depth(text: &str) -> usize {
+    let mut indents: Vec<usize> = Vec::new();
+    let mut deepest = 0;
+    let mut open: usize = 0;
+    for line in text.lines() {
+        let body = line.trim_start();
+        if body.is_empty() || body.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - body.len();
+        while indents.last().is_some_and(|&i| i >= indent) {
+            indents.pop();
+        }
+        indents.push(indent);
+        let mut quote = None;
+        for c in body.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '[' | '{') => open += 1,
+                (None, ']' | '}') => open = open.saturating_sub(1),
+                _ => {}
+            }
+        }
+        deepest = deepest.max(indents.len() + open);
+    }
+    deepest
+}
+
+/// A YAML document as JSON, refusing what JSON cannot hold: non-finite
+/// numbers, keys that are not scalars, tags. `at` names the place in errors.
+fn yaml_to_json(value: &serde_yaml::Value, at: &str) -> Result<Value, String> {
+    use serde_yaml::Value as Y;
+    let place = || if at.is_empty() { "the document".to_owned() } else { format!("`{at}`") };
+    Ok(match value {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(*b),
+        Y::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => Value::from(i),
+            (_, Some(u), _) => Value::from(u),
+            (_, _, Some(f)) if f.is_finite() => Value::from(f),
+            (_, _, f) => {
+                let shown = f.map_or_else(|| n.to_string(), |f| f.to_string());
+                return Err(format!("{} is {shown}; numbers must be finite", place()));
+            }
+        },
+        Y::String(s) => Value::String(s.clone()),
+        Y::Sequence(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| yaml_to_json(v, &format!("{at}[{i}]")))
+                .collect::<Result<_, _>>()?,
+        ),
+        Y::Mapping(map) => {
+            let mut out = Map::new();
+            for (k, v) in map {
+                let key = match k {
+                    Y::String(s) => s.clone(),
+                    Y::Number(n) => n.to_string(),
+                    Y::Bool(b) => b.to_string(),
+                    other => return Err(format!("{} has a key that is not a name: {other:?}", place())),
+                };
+                let path = if at.is_empty() { key.clone() } else { format!("{at}.{key}") };
+                out.insert(key, yaml_to_json(v, &path)?);
+            }
+            Value::Object(out)
+        }
+        Y::Tagged(t) => return Err(format!("{} has a YAML tag ({}), which sweeps do not use", place(), t.tag)),
+    })
+}
+
+/// The W&B macros a `command` may use.
+const MACROS: &[&str] = &["env", "interpreter", "program", "args", "args_no_hyphens", "args_json"];
+
+/// Refuses a `${name}` in a command token that is not one of W&B's macros.
+fn check_macros(token: &str) -> Result<(), String> {
+    let mut rest = token;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            return Err(format!("`command` item `{token}` has an unclosed `${{`"));
+        };
+        let name = &after[..end];
+        if !MACROS.contains(&name) {
+            let known: Vec<String> = MACROS.iter().map(|m| format!("${{{m}}}")).collect();
+            return Err(format!(
+                "`command` uses the unknown macro `${{{name}}}` (known: {})",
+                known.join(", ")
+            ));
+        }
+        rest = &after[end + 1..];
+    }
+    Ok(())
+}
+
+/// A parameter name that can be passed as `--name=value`.
+fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("a parameter name is empty".into());
+    }
+    if let Some(c) = name.chars().find(|c| *c == '=' || c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "parameter name {name:?} holds {c:?}; names are passed as --name=value, so they cannot hold `=`, spaces or control characters"
+        ));
+    }
+    Ok(())
+}
+
 impl Sweep {
     pub fn from_file(path: &Path) -> Result<Sweep, ConfigError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        let fault = |message: String| ConfigError {
             origin: origin.clone(),
             location: String::new(),
-            message: format!("cannot read the file: {e}"),
-        })?;
-        // JSON is YAML, so one reader serves both.
-        let raw: Value = serde_yaml::from_str(&text).map_err(|e| ConfigError {
-            origin: origin.clone(),
-            location: String::new(),
-            message: format!("not valid YAML or JSON: {e}"),
-        })?;
+            message,
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(|e| fault(format!("cannot read the file: {e}")))?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(fault(format!(
+                "larger than {} KiB; a sweep file is a few kilobytes",
+                MAX_FILE_BYTES / 1024
+            )));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| fault(format!("not UTF-8 text: {e}")))?;
+        // The YAML reader takes time quadratic in the nesting depth.
+        let depth = nesting_depth(&text);
+        if depth > MAX_DEPTH {
+            return Err(fault(format!("nested {depth} levels deep; at most {MAX_DEPTH} are read")));
+        }
+        // JSON is YAML, so one reader serves both; it refuses duplicate keys.
+        let yaml: serde_yaml::Value =
+            serde_yaml::from_str(&text).map_err(|e| fault(format!("not valid YAML or JSON: {e}")))?;
+        let raw = yaml_to_json(&yaml, "").map_err(fault)?;
         Sweep::from_value(raw, &origin)
     }
 
@@ -235,6 +366,7 @@ impl Sweep {
             .ok_or_else(|| top("`parameters` must be a mapping from parameter names to their specifications".into()))?;
         let mut parsed = Vec::with_capacity(params.len());
         for (name, spec) in params {
+            check_name(name).map_err(top)?;
             let kind = parse_param(spec).map_err(|message| ConfigError {
                 origin: origin.into(),
                 location: format!("parameter `{name}`: "),
@@ -267,6 +399,9 @@ impl Sweep {
             ),
             Some(other) => return Err(top(format!("`command` must be a list of strings, got {other}"))),
         };
+        for token in command.iter().flatten() {
+            check_macros(token).map_err(top)?;
+        }
         let run_cap = match map.get("run_cap") {
             None => None,
             Some(v) => Some(
@@ -372,6 +507,11 @@ fn parse_param(spec: &Value) -> Result<ParamKind, String> {
     }
 }
 
+/// Whether two categories are the same value (1 and 1.0 are).
+fn same_category(a: &Value, b: &Value) -> bool {
+    a == b || (a.as_f64().is_some() && a.as_f64() == b.as_f64())
+}
+
 fn parse_categorical(map: &Map<String, Value>) -> Result<ParamKind, String> {
     let values = map
         .get("values")
@@ -382,6 +522,11 @@ fn parse_categorical(map: &Map<String, Value>) -> Result<ParamKind, String> {
     }
     if let Some(bad) = values.iter().find(|v| v.is_array() || v.is_object() || v.is_null()) {
         return Err(format!("`values` must be numbers, strings or booleans, got {bad}"));
+    }
+    for (i, v) in values.iter().enumerate() {
+        if values[..i].iter().any(|w| same_category(w, v)) {
+            return Err(format!("`values` lists {v} twice"));
+        }
     }
     let probabilities = match map.get("probabilities") {
         None => None,
@@ -511,10 +656,8 @@ fn parse_numeric(map: &Map<String, Value>, d: &str) -> Result<Numeric, String> {
         prior,
         levels: None,
     };
+    numeric.check_representable()?;
     numeric.levels = numeric.list_levels();
-    if numeric.levels.as_ref().is_some_and(|l| l.is_empty()) {
-        return Err(format!("no multiple of q = {} lies in the range", q.unwrap_or(1.0)));
-    }
     Ok(numeric)
 }
 
@@ -528,7 +671,46 @@ fn tidy(v: f64) -> f64 {
     (v * scale).round() / scale
 }
 
+/// Integers above this lose exactness in a double (2^53).
+const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
+/// The most steps of q a range may hold before rounding to q means nothing.
+const MAX_STEPS: f64 = 1e15;
+
 impl Numeric {
+    /// Refuses a range whose values would overflow, lose exactness, or that q
+    /// cannot divide: every value drawn must reach the program as a number.
+    fn check_representable(&self) -> Result<(), String> {
+        let (vmin, vmax) = (self.axis_to_value(self.lo), self.axis_to_value(self.hi));
+        if !(vmin.is_finite() && vmax.is_finite() && (vmax - vmin).is_finite() && (self.hi - self.lo).is_finite()) {
+            return Err(if self.log {
+                format!("the range overflows: exp({}) is beyond a double", self.hi)
+            } else {
+                format!("the range from {vmin} to {vmax} is too wide for a double")
+            });
+        }
+        if self.log && vmin == 0.0 {
+            return Err(format!("the range underflows: exp({}) is 0", self.lo));
+        }
+        if self.integer && vmin.abs().max(vmax.abs()) > MAX_EXACT_INTEGER {
+            return Err(format!(
+                "integer values beyond ±2^53 ({MAX_EXACT_INTEGER}) are not exact; the range reaches {}",
+                if vmax.abs() > vmin.abs() { vmax } else { vmin }
+            ));
+        }
+        if let Some(q) = self.q {
+            let range = vmax - vmin;
+            if q > range {
+                return Err(format!(
+                    "q = {q} is larger than the range ({vmin} to {vmax}); for one value, use `value:`"
+                ));
+            }
+            if range / q > MAX_STEPS {
+                return Err(format!("q = {q} is too fine for the range ({vmin} to {vmax}): more than {MAX_STEPS:e} steps"));
+            }
+        }
+        Ok(())
+    }
+
     fn axis_to_value(&self, t: f64) -> f64 {
         if self.log {
             t.exp()
@@ -567,17 +749,13 @@ impl Numeric {
         if kmax - kmin + 1.0 > MAX_LEVELS as f64 {
             return None;
         }
+        // q is no larger than the range, so at least one multiple lies in it.
         let mut levels: Vec<(f64, f64)> = ((kmin as i64)..=(kmax as i64))
             .map(|k| {
                 let v = tidy(k as f64 * step);
                 (self.unit(v), v)
             })
             .collect();
-        if levels.is_empty() {
-            // The range holds no multiple of q: the nearest one is the only value.
-            let v = self.round(self.axis_to_value(0.5 * (self.lo + self.hi)));
-            levels.push((self.unit(v), v));
-        }
         levels.sort_by(|a, b| a.0.total_cmp(&b.0));
         levels.dedup_by(|a, b| a.0 == b.0);
         Some(levels)
@@ -667,9 +845,7 @@ impl Space {
                 let v = config.get(&p.name)?;
                 match &p.kind {
                     ParamKind::Categorical { values, .. } => {
-                        let i = values
-                            .iter()
-                            .position(|c| c == v || (c.as_f64().is_some() && c.as_f64() == v.as_f64()))?;
+                        let i = values.iter().position(|c| same_category(c, v))?;
                         Some((i as f64 + 0.5) / values.len() as f64)
                     }
                     ParamKind::Numeric(n) => {

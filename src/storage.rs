@@ -2,11 +2,13 @@
 //! killed at any moment loses at most the trial it was running; WAL mode and a
 //! busy timeout let several workers share one file.
 
-use std::path::Path;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde_json::{Map, Value};
 
 use crate::space::Goal;
@@ -159,7 +161,15 @@ fn process_alive(pid: u32) -> bool {
 
 pub struct Storage {
     conn: Connection,
+    path: PathBuf,
 }
+
+/// SQLite's `application_id` of a bo database: "bodb".
+const APPLICATION_ID: i32 = 0x626F_6462;
+/// The schema's version (`user_version`); older bo databases are migrated on opening.
+const SCHEMA_VERSION: i32 = 1;
+/// The tables bo creates, for recognising a database of an earlier bo that was not marked yet.
+const BO_TABLES: &[&str] = &["studies", "trials", "intermediate", "metrics"];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS studies (
@@ -208,33 +218,209 @@ CREATE TABLE IF NOT EXISTS metrics (
 CREATE INDEX IF NOT EXISTS metrics_by_trial ON metrics (trial_id);
 ";
 
+/// What a file at a storage path is, from its header and tables alone.
+enum Found {
+    /// No file, an empty one, or an SQLite database with no tables.
+    Nothing,
+    /// A bo database at this schema version.
+    Bo(i32),
+    /// A bo database from before databases were marked.
+    UnmarkedBo,
+}
+
+/// Tells a bo database from anything else without writing a byte: the
+/// header is read directly, and only an unmarked database is opened (immutable,
+/// read-only) to list its tables.
+fn inspect(path: &Path) -> Result<Found> {
+    let mut header = [0u8; 100];
+    let read = match File::open(path) {
+        Ok(mut f) => {
+            let meta = f.metadata().with_context(|| format!("cannot read {}", path.display()))?;
+            if !meta.is_file() {
+                bail!("{} is not a file, so not a bo study database", path.display());
+            }
+            read_up_to(&mut f, &mut header).with_context(|| format!("cannot read {}", path.display()))?
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::Nothing),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    if read == 0 {
+        return Ok(Found::Nothing);
+    }
+    if read < header.len() || &header[..16] != b"SQLite format 3\0" {
+        bail!(
+            "{} is not an SQLite database, so not a bo study database: bo leaves other files alone (pick another --storage)",
+            path.display()
+        );
+    }
+    let word = |at: usize| i32::from_be_bytes(header[at..at + 4].try_into().expect("four bytes"));
+    let (user_version, application_id) = (word(60), word(68));
+    if application_id == APPLICATION_ID {
+        return Ok(Found::Bo(user_version));
+    }
+    if application_id != 0 {
+        bail!(
+            "{} is another program's SQLite database (application_id {application_id:#x}): bo leaves it alone (pick another --storage)",
+            path.display()
+        );
+    }
+    let conn = Connection::open_with_flags(
+        immutable_uri(path),
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("cannot open {}", path.display()))?;
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
+        .with_context(|| format!("{} is not a readable SQLite database", path.display()))?;
+    if tables.is_empty() {
+        return Ok(Found::Nothing);
+    }
+    let ours = tables.iter().all(|t| BO_TABLES.contains(&t.as_str()))
+        && conn
+            .prepare("SELECT id, name, config, objective, metric, goal, strategy, seed, created FROM studies LIMIT 0")
+            .is_ok()
+        && conn
+            .prepare("SELECT study_id, number, state, params, abandoned, retest_of FROM trials LIMIT 0")
+            .is_ok();
+    if !ours {
+        bail!(
+            "{} is another program's SQLite database (tables: {}): bo leaves it alone (pick another --storage)",
+            path.display(),
+            tables.join(", ")
+        );
+    }
+    Ok(Found::UnmarkedBo)
+}
+
+fn read_up_to(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match f.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// `file:PATH?immutable=1`: read without locks or side files, so nothing is written.
+fn immutable_uri(path: &Path) -> String {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut uri = String::from("file:");
+    for b in absolute.as_os_str().as_encoded_bytes() {
+        match b {
+            b'?' | b'#' | b'%' => uri.push_str(&format!("%{b:02X}")),
+            _ => uri.push(*b as char),
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
 impl Storage {
+    /// Opens the study database at `path` for writing, creating it if there is
+    /// none. Any other file, another program's database included, is refused
+    /// untouched.
     pub fn open(path: &Path) -> Result<Self> {
-        let conn =
-            Connection::open(path).with_context(|| format!("cannot open the study database {}", path.display()))?;
-        conn.busy_timeout(Duration::from_secs(60))?;
+        let found = inspect(path)?;
+        let conn = Connection::open(path).with_context(|| format!("cannot open the study database {}", path.display()))?;
+        let storage = Storage {
+            conn,
+            path: path.to_path_buf(),
+        };
+        storage.conn.busy_timeout(Duration::from_secs(60)).context(storage.origin())?;
+        storage.prepare(found)?;
         // Switching to WAL takes an exclusive lock; workers opening a WAL file
         // at once must not all ask for it.
-        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+        let mode: String = storage
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .context(storage.origin())?;
         if !mode.eq_ignore_ascii_case("wal") {
-            conn.pragma_update(None, "journal_mode", "WAL")?;
+            storage.conn.pragma_update(None, "journal_mode", "WAL").context(storage.origin())?;
         }
         // In WAL mode a commit survives the death of the process at NORMAL; only
         // an OS crash or power loss could take the last commits. FULL would
         // fsync every trial, which benchmarks of thousands of trials feel.
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.execute_batch(SCHEMA)
-            .with_context(|| format!("{} is not a bo study database", path.display()))?;
-        Ok(Storage { conn })
+        storage.conn.pragma_update(None, "synchronous", "NORMAL").context(storage.origin())?;
+        storage.conn.pragma_update(None, "foreign_keys", "ON").context(storage.origin())?;
+        Ok(storage)
     }
 
-    /// Opens an existing database only (for reading commands).
+    /// Creates the schema in a new database, or marks and migrates an older
+    /// bo database, in one transaction that re-checks what another worker
+    /// may have done meanwhile.
+    fn prepare(&self, found: Found) -> Result<()> {
+        if let Found::Bo(version) = found {
+            if version > SCHEMA_VERSION {
+                bail!(
+                    "{} was written by a newer bo (schema version {version}; this bo knows up to {SCHEMA_VERSION})",
+                    self.path.display()
+                );
+            }
+            if version == SCHEMA_VERSION {
+                return Ok(());
+            }
+        }
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate).context(self.origin())?;
+        let application_id: i32 = tx.pragma_query_value(None, "application_id", |r| r.get(0)).context(self.origin())?;
+        let version: i32 = tx.pragma_query_value(None, "user_version", |r| r.get(0)).context(self.origin())?;
+        if application_id == APPLICATION_ID && version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        // Version 0 (new, or unmarked from an earlier bo) to 1: the tables as above.
+        tx.execute_batch(SCHEMA).context(self.origin())?;
+        tx.pragma_update(None, "application_id", APPLICATION_ID).context(self.origin())?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION).context(self.origin())?;
+        tx.commit().context(self.origin())
+    }
+
+    /// Opens an existing database for writing (re-tests); never creates one.
     pub fn open_existing(path: &Path) -> Result<Self> {
+        Self::must_exist(path)?;
+        Storage::open(path)
+    }
+
+    /// Opens an existing database only to read it: nothing is written to it,
+    /// not even its journal mode.
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        Self::must_exist(path)?;
+        match inspect(path)? {
+            Found::Nothing => bail!("{} holds no studies (it is not a bo study database)", path.display()),
+            Found::Bo(version) if version > SCHEMA_VERSION => bail!(
+                "{} was written by a newer bo (schema version {version}; this bo knows up to {SCHEMA_VERSION})",
+                path.display()
+            ),
+            Found::Bo(_) | Found::UnmarkedBo => {}
+        }
+        // With no write-ahead log beside it, no connection has the database
+        // open: read it as immutable, which creates no -wal or -shm file.
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let conn = match Path::new(&wal).exists() {
+            true => Connection::open_with_flags(path, flags),
+            false => Connection::open_with_flags(immutable_uri(path), flags),
+        }
+        .with_context(|| format!("cannot open the study database {}", path.display()))?;
+        conn.busy_timeout(Duration::from_secs(60))?;
+        Ok(Storage {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn must_exist(path: &Path) -> Result<()> {
         if !path.exists() {
             bail!("no study database at {} (pass --storage PATH)", path.display());
         }
-        Storage::open(path)
+        Ok(())
+    }
+
+    /// Names the database in an error.
+    fn origin(&self) -> String {
+        format!("study database {}", self.path.display())
     }
 
     /// Creates the study, or returns the one of that name if another worker
@@ -254,38 +440,42 @@ impl Storage {
                     study.created
                 ],
             )
-            .with_context(|| format!("cannot create study `{}`", study.name))?;
+            .with_context(|| format!("cannot create study `{}` in {}", study.name, self.origin()))?;
         self.study(&study.name)?
             .with_context(|| format!("study `{}` vanished after its creation", study.name))
     }
 
     /// Records the strategy a resumed study continues with.
     pub fn set_strategy(&self, study_id: i64, strategy: &str) -> Result<()> {
-        self.conn.execute(
+        self.execute(
             "UPDATE studies SET strategy = ?1 WHERE id = ?2",
             params![strategy, study_id],
-        )?;
-        Ok(())
+        )
+        .map(drop)
     }
 
     pub fn study(&self, name: &str) -> Result<Option<StudyRecord>> {
         self.conn
             .query_row("SELECT id, name, config, objective, metric, goal, strategy, seed, created FROM studies WHERE name = ?1", [name], study_from_row)
-            .optional()?
+            .optional()
+            .context(self.origin())?
             .transpose()
     }
 
     pub fn studies(&self) -> Result<Vec<StudyRecord>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, name, config, objective, metric, goal, strategy, seed, created FROM studies ORDER BY created",
-        )?;
-        let rows = stmt.query_map([], study_from_row)?;
-        rows.map(|r| r?).collect()
+        let read = || -> Result<Vec<StudyRecord>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT id, name, config, objective, metric, goal, strategy, seed, created FROM studies ORDER BY created",
+            )?;
+            let rows = stmt.query_map([], study_from_row)?;
+            rows.map(|r| r?).collect()
+        };
+        read().context(self.origin())
     }
 
     /// All trials of a study, in order, with their intermediate values.
     pub fn trials(&self, study_id: i64) -> Result<Vec<TrialRecord>> {
-        load_trials(&self.conn, study_id)
+        load_trials(&self.conn, study_id).context(self.origin())
     }
 
     /// In one exclusive transaction: marks trials of dead workers as failed,
@@ -297,12 +487,16 @@ impl Storage {
         worker: &Worker,
         choose: impl FnOnce(&[TrialRecord], u64) -> Result<Option<NewTrial>>,
     ) -> Result<Option<TrialRecord>> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        reap_abandoned(&tx, study_id, worker)?;
-        let trials = load_trials(&tx, study_id)?;
+        let origin = self.origin();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .context(origin.clone())?;
+        reap_abandoned(&tx, study_id, worker).context(origin.clone())?;
+        let trials = load_trials(&tx, study_id).context(origin.clone())?;
         let number = trials.iter().map(|t| t.number + 1).max().unwrap_or(0);
         let Some(new) = choose(&trials, number)? else {
-            tx.commit()?;
+            tx.commit().context(origin)?;
             return Ok(None);
         };
         let started = now();
@@ -322,9 +516,10 @@ impl Storage {
                 new.suggest_seconds,
                 new.retest_of.map(|n| n as i64)
             ],
-        )?;
+        )
+        .context(origin.clone())?;
         let id = tx.last_insert_rowid();
-        tx.commit()?;
+        tx.commit().context(origin)?;
         Ok(Some(TrialRecord {
             id,
             number,
@@ -349,43 +544,50 @@ impl Storage {
 
     /// Fails a trial that was stopped before it finished; it does not count.
     pub fn abandon(&self, trial_id: i64, reason: &str) -> Result<()> {
-        self.conn.execute(
-            "UPDATE trials SET state = 'failed', abandoned = 1, error = ?1, ended = ?2 WHERE id = ?3",
+        self.execute(
+            "UPDATE trials SET state = 'failed', abandoned = 1, error = ?1, ended = ?2 WHERE id = ?3 AND state = 'running'",
             params![reason, now(), trial_id],
-        )?;
-        Ok(())
+        )
+        .map(drop)
     }
 
     pub fn report(&self, trial_id: i64, step: i64, value: f64) -> Result<()> {
-        self.conn.execute(
+        self.execute(
             "INSERT OR REPLACE INTO intermediate (trial_id, step, value) VALUES (?1, ?2, ?3)",
             params![trial_id, step, value],
-        )?;
-        Ok(())
+        )
+        .map(drop)
     }
 
     pub fn record_metric(&self, trial_id: i64, name: &str, step: Option<i64>, value: f64) -> Result<()> {
-        self.conn.execute(
+        self.execute(
             "INSERT INTO metrics (trial_id, name, step, value) VALUES (?1, ?2, ?3, ?4)",
             params![trial_id, name, step, value],
-        )?;
-        Ok(())
+        )
+        .map(drop)
     }
 
     pub fn heartbeat(&self, trial_id: i64) -> Result<()> {
-        self.conn.execute(
+        self.execute(
             "UPDATE trials SET heartbeat = ?1 WHERE id = ?2 AND state = 'running'",
             params![now(), trial_id],
-        )?;
-        Ok(())
+        )
+        .map(drop)
     }
 
-    pub fn finish(&self, trial_id: i64, state: TrialState, value: Option<f64>, error: Option<&str>) -> Result<()> {
-        self.conn.execute(
-            "UPDATE trials SET state = ?1, value = ?2, error = ?3, ended = ?4 WHERE id = ?5",
+    /// Records a running trial's end. Returns false, recording nothing, when
+    /// the trial is no longer running: another worker took it as abandoned,
+    /// and an abandoned trial is never overwritten.
+    pub fn finish(&self, trial_id: i64, state: TrialState, value: Option<f64>, error: Option<&str>) -> Result<bool> {
+        let changed = self.execute(
+            "UPDATE trials SET state = ?1, value = ?2, error = ?3, ended = ?4 WHERE id = ?5 AND state = 'running'",
             params![state.as_str(), value, error, now(), trial_id],
         )?;
-        Ok(())
+        Ok(changed == 1)
+    }
+
+    fn execute(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
+        self.conn.execute(sql, params).context(self.origin())
     }
 }
 

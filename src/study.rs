@@ -67,15 +67,26 @@ pub fn best_trial(goal: Goal, trials: &[TrialRecord]) -> Option<&TrialRecord> {
         })
 }
 
+/// Whether two failures have the same cause: they may differ in the numbers
+/// they quote (a trial's parameters, a line number, a process id).
+fn same_failure(a: &str, b: &str) -> bool {
+    let shape = |s: &str| -> String { s.chars().filter(|c| !c.is_ascii_digit() && *c != '.').collect() };
+    shape(a) == shape(b)
+}
+
 pub struct RunSettings {
     /// The study's total number of trials, earlier ones included.
     pub trials: usize,
     pub quiet: bool,
     pub storage_path: PathBuf,
+    /// Stop once this many trials in a row failed for the same reason (0: never).
+    pub max_failures: usize,
 }
 
 pub struct RunReport {
     pub interrupted: bool,
+    /// The reason shared by the `max_failures` trials in a row that stopped the study.
+    pub failing: Option<String>,
     /// Whether a finite space ran out before the requested total.
     pub exhausted: bool,
 }
@@ -87,7 +98,11 @@ struct Heartbeat {
     handle: Option<thread::JoinHandle<()>>,
 }
 
-const HEARTBEAT_PERIOD: Duration = Duration::from_secs(5);
+/// How often a running trial's heartbeat is written.
+pub const HEARTBEAT_PERIOD: Duration = Duration::from_secs(5);
+/// The shortest heartbeat timeout a worker may use: three missed beats, so
+/// that workers never take each other's live trials as abandoned.
+pub const MIN_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(3 * HEARTBEAT_PERIOD.as_secs());
 
 impl Heartbeat {
     fn start(path: PathBuf, trial_id: i64) -> Self {
@@ -156,10 +171,20 @@ pub fn execute(
         Outcome::Complete(value) if !value.is_finite() => Outcome::Failed(format!("the objective returned {value}")),
         other => other,
     };
-    match &outcome {
+    let recorded = match &outcome {
         Outcome::Complete(value) => storage.finish(trial.id, TrialState::Complete, Some(*value), None)?,
         Outcome::Failed(reason) => storage.finish(trial.id, TrialState::Failed, None, Some(reason))?,
-        Outcome::Interrupted => storage.abandon(trial.id, "interrupted (Ctrl-C) before it finished")?,
+        Outcome::Interrupted => {
+            storage.abandon(trial.id, "interrupted (Ctrl-C, SIGTERM or SIGHUP) before it finished")?;
+            true
+        }
+    };
+    if !recorded {
+        eprintln!(
+            "warning: trial {} was taken as abandoned by another worker before it finished (is a worker's \
+             --heartbeat-timeout too short?); its result is not recorded",
+            trial.number
+        );
     }
     Ok(outcome)
 }
@@ -204,11 +229,14 @@ pub fn run(
 
     let mut exhausted = false;
     let mut first = true;
+    // The reason the latest trials failed for, and how many in a row.
+    let mut streak: Option<(String, usize)> = None;
     loop {
         if interrupted() {
             progress.abandon();
             return Ok(RunReport {
                 interrupted: true,
+                failing: None,
                 exhausted,
             });
         }
@@ -243,13 +271,29 @@ pub fn run(
         let Some(trial) = started else { break };
 
         let outcome = execute(storage, &study.record.name, objective, &trial, &settings.storage_path)?;
-        if let Outcome::Failed(reason) = &outcome {
-            progress.suspend(|| eprintln!("trial {} failed: {reason}", trial.number));
+        match &outcome {
+            Outcome::Failed(reason) => {
+                progress.suspend(|| eprintln!("trial {} failed: {reason}", trial.number));
+                streak = match streak.take() {
+                    Some((last, n)) if same_failure(&last, reason) => Some((last, n + 1)),
+                    _ => Some((reason.clone(), 1)),
+                };
+                if streak.as_ref().is_some_and(|(_, n)| *n == settings.max_failures) {
+                    progress.abandon();
+                    return Ok(RunReport {
+                        interrupted: false,
+                        failing: Some(reason.clone()),
+                        exhausted,
+                    });
+                }
+            }
+            _ => streak = None,
         }
         if outcome == Outcome::Interrupted {
             progress.abandon();
             return Ok(RunReport {
                 interrupted: true,
+                failing: None,
                 exhausted,
             });
         }
@@ -257,6 +301,7 @@ pub fn run(
     progress.finish();
     Ok(RunReport {
         interrupted: false,
+        failing: None,
         exhausted,
     })
 }

@@ -192,6 +192,11 @@ import json, os, sys, time
 args = dict(a[2:].split("=", 1) for a in sys.argv[1:] if a.startswith("--"))
 marker = os.environ["MARKER_DIR"]
 if os.path.exists(os.path.join(marker, "block")):
+    # A child of its own, in the program's process group: it must not outlive the trial either.
+    if os.fork() == 0:
+        open(os.path.join(marker, "child-%d" % os.getpid()), "w").close()
+        time.sleep(60)
+        os._exit(0)
     open(os.path.join(marker, "started-%d" % os.getpid()), "w").close()
     time.sleep(60)
 time.sleep(float(os.environ.get("TRIAL_SECONDS", "0")))
@@ -204,17 +209,25 @@ fn blocking_study(d: &Path) {
     write(d, "block", "");
 }
 
-/// The pid of the program that started while `block` exists.
-fn started_program(d: &Path) -> i32 {
+/// The pid in the marker `PREFIX-PID` a blocked program (`started`) or its
+/// child (`child`) leaves; the marker is removed.
+fn marked_pid(d: &Path, prefix: &str) -> i32 {
     let mut pid = None;
     wait_for("the trial to start", || {
         pid = std::fs::read_dir(d)
             .unwrap()
-            .filter_map(|e| e.ok()?.file_name().to_str()?.strip_prefix("started-")?.parse().ok())
+            .filter_map(|e| e.ok()?.file_name().to_str()?.strip_prefix(prefix)?.parse().ok())
             .next();
         pid.is_some()
     });
-    pid.unwrap()
+    let pid = pid.unwrap();
+    std::fs::remove_file(d.join(format!("{prefix}{pid}"))).unwrap();
+    pid
+}
+
+/// The program blocked in its trial and the child it forked.
+fn started_program(d: &Path) -> (i32, i32) {
+    (marked_pid(d, "started-"), marked_pid(d, "child-"))
 }
 
 #[test]
@@ -237,10 +250,11 @@ fn a_killed_run_loses_only_its_running_trial_and_resumes() {
             "--quiet",
         ],
     );
-    let program = started_program(d);
+    let (program, child) = started_program(d);
     run.kill().unwrap(); // SIGKILL: no chance to clean up
     run.wait().unwrap();
-    unsafe { libc::kill(program, libc::SIGKILL) };
+    // Neither the program nor what it started outlives bo.
+    wait_for("the orphaned program to die", || !alive(program) && !alive(child));
     std::fs::remove_file(d.join("block")).unwrap();
     let running = export(d, "k");
     assert_eq!(trials(&running)[0]["state"], "running");
@@ -268,40 +282,63 @@ fn a_killed_run_loses_only_its_running_trial_and_resumes() {
 }
 
 #[test]
-fn ctrl_c_stops_the_program_and_leaves_the_study_resumable() {
+fn ctrl_c_sigterm_and_sighup_stop_the_program_and_leave_the_study_resumable() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     blocking_study(d);
-    let run = spawn_bo(
-        d,
-        &[
-            "run",
-            "--config",
-            "sweep.yaml",
-            "--study",
-            "i",
-            "--trials",
-            "2",
-            "--seed",
-            "2",
-        ],
-    );
-    let program = started_program(d);
-    unsafe { libc::kill(run.id() as i32, libc::SIGINT) };
-    let start = Instant::now();
-    let out = run.wait_with_output().unwrap();
-    assert!(start.elapsed() < Duration::from_secs(5), "bo did not stop promptly");
-    assert_eq!(out.status.code(), Some(130));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("resume with `bo run --study i"));
-    wait_for("the program to be stopped", || !alive(program));
-    let doc = export(d, "i");
-    assert_eq!(trials(&doc)[0]["abandoned"], true);
-    assert!(trials(&doc)[0]["error"].as_str().unwrap().contains("interrupted"));
+    for (signal, study) in [(libc::SIGINT, "int"), (libc::SIGTERM, "term"), (libc::SIGHUP, "hup")] {
+        write(d, "block", "");
+        let run = spawn_bo(
+            d,
+            &[
+                "run",
+                "--config",
+                "sweep.yaml",
+                "--study",
+                study,
+                "--trials",
+                "2",
+                "--seed",
+                "2",
+            ],
+        );
+        let (program, child) = started_program(d);
+        unsafe { libc::kill(run.id() as i32, signal) };
+        let start = Instant::now();
+        let out = run.wait_with_output().unwrap();
+        assert!(start.elapsed() < Duration::from_secs(5), "bo did not stop promptly on {study}");
+        assert_eq!(out.status.code(), Some(130), "{study}");
+        let message = format!("resume with `bo run --study {study}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(&message), "{study}");
+        wait_for("the program and its child to be stopped", || !alive(program) && !alive(child));
+        let doc = export(d, study);
+        assert_eq!(trials(&doc)[0]["state"], "failed", "{study}");
+        assert_eq!(trials(&doc)[0]["abandoned"], true, "{study}");
+        assert!(trials(&doc)[0]["error"].as_str().unwrap().contains("interrupted"));
 
-    std::fs::remove_file(d.join("block")).unwrap();
-    ok(bo(d, &["run", "--study", "i", "--trials", "2", "--quiet"]));
-    let doc = export(d, "i");
-    assert_eq!(trials(&doc).iter().filter(|t| t["state"] == "complete").count(), 2);
+        std::fs::remove_file(d.join("block")).unwrap();
+        ok(bo(d, &["run", "--study", study, "--trials", "2", "--quiet"]));
+        let doc = export(d, study);
+        assert_eq!(trials(&doc).iter().filter(|t| t["state"] == "complete").count(), 2);
+    }
+}
+
+#[test]
+fn a_reader_that_stops_early_gets_no_broken_pipe_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Enough trials that each output overflows the pipe's buffer before the reader leaves.
+    ok(bo(d, &["run", "--objective", "branin", "--surrogate", "random", "--trials", "1500", "--study", "p", "--quiet"]));
+    for args in [&["export", "p"][..], &["export", "p", "--format", "json"], &["show", "p"]] {
+        let mut child = command(d, &args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        // Read one line, then close the pipe as `head -1` does.
+        let mut first = [0u8; 1];
+        std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{args:?}: {:?}", out.status);
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
+    }
 }
 
 #[test]
@@ -612,4 +649,23 @@ fn bench_writes_json_table_and_plots_and_reuses_its_studies() {
     assert_eq!(again["runs"], doc["runs"], "reused studies are read back unchanged");
     let out = bo(d, &["bench", "--problems", "nowhere", "--quiet"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no problem `nowhere`"));
+}
+
+#[test]
+fn what_a_program_leaves_running_ends_with_its_trial() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The program forks a child that holds standard output open and would run a minute.
+    write(
+        d,
+        "leaver.py",
+        "import json, os, sys, time\nif os.fork() == 0:\n    open(os.path.join(os.environ['MARKER_DIR'], 'child-%d' % os.getpid()), 'w').close()\n    time.sleep(60)\n    os._exit(0)\nprint(json.dumps({'loss': 1.0}), flush=True)\n",
+    );
+    write(d, "sweep.yaml", "program: leaver.py\nmetric: {name: loss}\nparameters:\n  x: {min: 0.0, max: 1.0}\n");
+    let start = Instant::now();
+    ok(bo(d, &["run", "--config", "sweep.yaml", "--study", "l", "--trials", "1", "--quiet"]));
+    assert!(start.elapsed() < Duration::from_secs(20), "the child stretched the trial");
+    let child = marked_pid(d, "child-");
+    wait_for("the child to be stopped", || !alive(child));
+    assert_eq!(trials(&export(d, "l"))[0]["state"], "complete");
 }

@@ -156,3 +156,73 @@ fn trials_of_dead_or_silent_workers_are_failed_and_not_counted() {
     assert!(trials[1].abandoned);
     assert!(trials[1].error.as_deref().unwrap().contains("no heartbeat"));
 }
+
+#[test]
+fn a_trial_taken_as_abandoned_is_never_overwritten_as_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut storage = Storage::open(&dir.path().join("bo.db")).unwrap();
+    let s = study(&storage);
+    let slow = worker("elsewhere", 1);
+    let trial = storage
+        .begin_trial(s.id, &slow, |_, _| {
+            Ok(Some(NewTrial {
+                params: params(0.3),
+                seed: 3,
+                suggest_seconds: None,
+                retest_of: None,
+            }))
+        })
+        .unwrap()
+        .unwrap();
+    let impatient = Worker {
+        heartbeat_timeout: Duration::ZERO,
+        ..Worker::this_process(Duration::ZERO)
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    storage.begin_trial(s.id, &impatient, |_, _| Ok(None)).unwrap();
+    // The slow worker finishes late: its result is refused, the trial stays abandoned.
+    assert!(!storage.finish(trial.id, TrialState::Complete, Some(1.0), None).unwrap());
+    let stored = &storage.trials(s.id).unwrap()[0];
+    assert_eq!((stored.state, stored.abandoned, stored.value), (TrialState::Failed, true, None));
+}
+
+/// The file's bytes and the names of the files beside it.
+fn state(dir: &std::path::Path) -> (Vec<u8>, Vec<String>) {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    (std::fs::read(dir.join("bo.db")).unwrap(), names)
+}
+
+#[test]
+fn reading_writes_nothing_and_an_unmarked_database_of_an_earlier_bo_is_adopted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bo.db");
+    // A database as bo wrote it before databases were marked: its tables, no application_id.
+    {
+        let storage = Storage::open(&path).unwrap();
+        study(&storage);
+    }
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA application_id = 0; PRAGMA user_version = 0;").unwrap();
+    drop(conn);
+    let header = |p: &std::path::Path| {
+        let bytes = std::fs::read(p).unwrap();
+        (bytes[60..64].to_vec(), bytes[68..72].to_vec())
+    };
+    assert_eq!(header(&path), (vec![0; 4], vec![0; 4]));
+
+    let before = state(dir.path());
+    let reader = Storage::open_read_only(&path).unwrap();
+    assert_eq!(reader.studies().unwrap().len(), 1);
+    drop(reader);
+    assert_eq!(state(dir.path()), before, "reading changed the folder");
+
+    // Writing marks it as bo's, schema version 1, and keeps its study.
+    let storage = Storage::open(&path).unwrap();
+    assert_eq!(storage.study("s").unwrap().unwrap().seed, 42);
+    drop(storage);
+    assert_eq!(header(&path), (1i32.to_be_bytes().to_vec(), b"bodb".to_vec()));
+}

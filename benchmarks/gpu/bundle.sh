@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Packs into .gpu/ what a GPU machine without cargo needs to run bo: the
-# stripped release binary with the shared libraries it links besides torch's
+# stripped release binaries (bo and its training worker bo-train, which `bo
+# train` runs) with the shared libraries they link besides torch's
 # (OpenBLAS and its Fortran runtime), xz-compressed, and the CIFAR-10 JPEG
 # tarball from ../shared/data. About 31 MB. On that machine, from the
 # repository root: benchmarks/gpu/on_device.sh.
@@ -10,10 +11,12 @@ cd "$(dirname "$0")/../.."
 staging="$(mktemp -d)"
 trap 'rm -rf "$staging"' EXIT
 mkdir -p "$staging/lib" .gpu
-cp target/release/bo "$staging/bo"
-strip "$staging/bo"
-ldd target/release/bo | awk '/=> \// {print $3}' | grep -E 'openblas|gfortran|quadmath' |
-    while read -r lib; do cp -L "$lib" "$staging/lib/"; done
+for binary in bo bo-train; do
+    cp "target/release/$binary" "$staging/$binary"
+    strip "$staging/$binary"
+done
+ldd target/release/bo target/release/bo-train | awk '/=> \// {print $3}' | grep -E 'openblas|gfortran|quadmath' |
+    sort -u | while read -r lib; do cp -L "$lib" "$staging/lib/"; done
 tar cJf .gpu/bo-bundle.tar.xz -C "$staging" .
 cp ../shared/data/cifar10-jpeg.tar.xz .gpu/
 du -sh .gpu

@@ -25,6 +25,9 @@ pub const FUNCTION_NAMES: &[&str] = &[
     "six_hump_camel",
 ];
 
+/// The largest dimension a scalable test function takes.
+const MAX_DIM: usize = 1000;
+
 impl TestFunction {
     pub fn dim(&self) -> usize {
         self.bounds.len()
@@ -56,7 +59,8 @@ impl TestFunction {
         let dim = if digits.is_empty() {
             None
         } else {
-            digits.parse::<usize>().ok().filter(|d| (1..=1000).contains(d))
+            let dim = digits.parse::<usize>().ok().filter(|d| (1..=MAX_DIM).contains(d));
+            Some(dim.ok_or_else(|| format!("`{name}`: the dimension must be 1 to {MAX_DIM}, got {digits}"))?)
         };
         let fixed = |f: TestFunction| {
             if dim.is_none() || dim == Some(f.dim()) || matches!(base, "hartmann") {

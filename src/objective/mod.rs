@@ -1,15 +1,17 @@
 //! What evaluates a trial: a test function, a program, LCBench's surrogate, or
-//! training a network on images.
+//! training a network on images (in the `bo-train` worker).
 
 mod function;
 mod lcbench;
+pub mod process;
 mod program;
-pub mod vision;
+mod trainer;
+pub mod training;
 
 pub use function::FunctionObjective;
 pub use lcbench::LcbenchObjective;
 pub use program::{ProgramObjective, DEFAULT_COMMAND};
-pub use vision::VisionObjective;
+pub use trainer::{trainer_program, TrainerObjective};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

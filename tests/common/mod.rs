@@ -1,7 +1,7 @@
 //! What the end-to-end tests share: running `bo` in a folder, insisting that it
 //! succeeded, and reading a study back.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -10,7 +10,7 @@ use serde_json::Value;
 /// is dropped and CIFAR-10's tarball URL is a closed local port. Test programs
 /// leave their markers in MARKER_DIR.
 pub fn command(dir: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_bo"));
+    let mut command = Command::new(bo_binary());
     command
         .args(args)
         .current_dir(dir)
@@ -18,6 +18,21 @@ pub fn command(dir: &Path, args: &[&str]) -> Command {
         .env("BO_CIFAR10_URL", "http://127.0.0.1:9/cifar-10-binary.tar.gz")
         .env_remove("BO_DATA_DIR");
     command
+}
+
+/// The `bo` under test: this package's, or for the trainer's tests the one
+/// built beside `bo-train` (the workspace's tests build both).
+fn bo_binary() -> PathBuf {
+    let path = option_env!("CARGO_BIN_EXE_bo")
+        .map(PathBuf::from)
+        .or_else(|| option_env!("CARGO_BIN_EXE_bo-train").map(|t| Path::new(t).with_file_name("bo")))
+        .expect("run from the bo or bo-trainer tests");
+    assert!(
+        path.is_file(),
+        "{} is not built: `cargo test --workspace` (or scripts/test.sh) builds it",
+        path.display()
+    );
+    path
 }
 
 pub fn bo(dir: &Path, args: &[&str]) -> Output {

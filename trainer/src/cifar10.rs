@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 
-use super::data::{ImageData, ImageSet};
-use super::download;
+use crate::data::{ImageData, ImageSet};
+use crate::download;
 
 pub const CLASSES: [&str; 10] = [
     "airplane",

@@ -4,13 +4,14 @@
 use std::sync::Mutex;
 use std::time::Instant;
 
+use bo::objective::training::HYPERPARAMETERS;
 use serde_json::{Map, Value};
 use tch::nn::{self, ModuleT, OptimizerConfig};
 use tch::{Device, Kind, Reduction, Tensor};
 
-use super::augment::Augment;
-use super::data::{ImageSet, Splits};
-use super::models::{self, Architecture};
+use crate::augment::Augment;
+use crate::data::{ImageSet, Splits};
+use crate::models::{self, Architecture};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum OptimizerKind {
@@ -74,27 +75,6 @@ pub struct TrainConfig {
     /// Train on only this many of the training images (0: all), for quick studies.
     pub train_images: i64,
 }
-
-pub const HYPERPARAMETERS: [&str; 18] = [
-    "model",
-    "width",
-    "optimizer",
-    "lr",
-    "momentum",
-    "weight_decay",
-    "label_smoothing",
-    "batch_size",
-    "epochs",
-    "schedule",
-    "warmup",
-    "flip",
-    "translate",
-    "cutout",
-    "mixed_precision",
-    "tta",
-    "train_images",
-    "blocks",
-];
 
 impl TrainConfig {
     /// Overrides the defaults with a trial's parameters; an unknown name or a
@@ -481,7 +461,7 @@ pub fn train(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::objective::vision::data::ImageData;
+    use crate::data::ImageData;
     use serde_json::json;
 
     /// Ten classes of 1 x side x side images: noise, brightened by the class,

@@ -1,6 +1,7 @@
 //! End-to-end: `bo run --objective cifar10` trains real (tiny) networks on a
 //! tiny CIFAR-10 the test writes in the official binary layout.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::path::Path;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use super::data::{ImageData, ImageSet};
+use crate::data::{ImageData, ImageSet};
 
 pub const SYSTEM_DIR: &str = "/usr/share/datasets/fashion-mnist";
 const FILES: [&str; 4] = [

@@ -1,0 +1,49 @@
+//! `bo export`: a study's trials as CSV or JSON.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use bo::report;
+use bo::storage::Storage;
+use clap::ValueEnum;
+
+use super::load_study;
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Csv,
+    Json,
+}
+
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    study: String,
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    format: Format,
+    /// Write here instead of standard output.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    #[arg(long, default_value = "bo.db")]
+    storage: PathBuf,
+}
+
+pub fn run(args: ExportArgs) -> Result<ExitCode> {
+    let storage = Storage::open_read_only(&args.storage)?;
+    let study = load_study(&storage, &args.study)?;
+    let trials = storage.trials(study.id)?;
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
+        )),
+        None => Box::new(io::stdout().lock()),
+    };
+    match args.format {
+        Format::Csv => report::export_csv(&mut out, &trials),
+        Format::Json => report::export_json(&mut out, &study, &trials),
+    }?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,392 @@
+//! `bo run`: start or resume a study.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use bo::objective::training::{self, Dataset, TrainingData};
+use bo::objective::FunctionObjective;
+use bo::report;
+use bo::space::{Goal, Sweep};
+use bo::storage::{now, Storage, StudyRecord, TrialState, Worker};
+use bo::study::{self, best_trial, RunSettings, Study, MIN_HEARTBEAT_TIMEOUT};
+use bo_benchmarks::TestFunction;
+use bo_surrogates::gp::GpConfig;
+use bo_surrogates::tpe::TpeConfig;
+use bo_surrogates::{build_sampler, History, SamplerOptions, SAMPLER_NAMES};
+use serde_json::{json, Value};
+
+use super::{build_objective, handle_signals, retest, seconds, study_name, ObjectiveOptions};
+
+#[derive(clap::Args)]
+#[command(after_help = "\
+Search spaces are W&B sweep files (YAML or JSON). Model-based strategies (gp) need
+bounds: normal-family parameters (normal, q_normal, log_normal, q_log_normal) are
+searched within mu ± 4 sigma; random search draws from the distributions themselves.
+
+A program objective gets each trial's parameters as --name=value arguments (the W&B
+`command` macros apply) and BO_STUDY, BO_TRIAL, BO_TRIAL_SEED and BO_PARAMS (JSON) in
+its environment. It reports by printing JSON lines such as {\"val_loss\": 0.31, \"step\": 3};
+each is an intermediate value and the last is the result.")]
+pub struct RunArgs {
+    /// Search strategy: gp, tpe, lipo, random, sobol or grid (default: from the sweep's method; bayes means gp).
+    #[arg(long)]
+    surrogate: Option<String>,
+    /// A W&B sweep file (YAML or JSON) with the space and the program to run.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// A built-in objective instead of a program: cifar10 or fashion-mnist (train a network;
+    /// --config may replace the default search space), or a test function: branin, hartmann3,
+    /// hartmann6, ackleyN, levyN, rosenbrockN, styblinski_tangN, six_hump_camel (N: the dimension).
+    #[arg(long)]
+    objective: Option<String>,
+    /// Where cifar10 or fashion-mnist data is (CIFAR-10 is downloaded there when missing).
+    #[arg(long, env = "BO_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    /// Training images held out to score trials (cifar10, fashion-mnist); the test set never is.
+    #[arg(long, default_value_t = 5000)]
+    validation_size: usize,
+    /// Seed choosing the held-out images.
+    #[arg(long, default_value_t = 0)]
+    data_seed: u64,
+    /// Standard deviation of Gaussian noise added to a test function.
+    #[arg(long, default_value_t = 0.0)]
+    noise: f64,
+    /// Total trials of the study, earlier ones included (default: the sweep's run_cap, else 30).
+    #[arg(long)]
+    trials: Option<usize>,
+    /// Seed of the strategy and of each trial's seed (default: random, recorded with the study).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Study name; an existing study is resumed.
+    #[arg(long, value_parser = study_name)]
+    study: Option<String>,
+    /// SQLite database holding the studies.
+    #[arg(long, default_value = "bo.db")]
+    storage: PathBuf,
+    /// Fail a trial that runs longer than this many seconds.
+    #[arg(long, value_parser = seconds)]
+    trial_timeout: Option<Duration>,
+    /// Levels per continuous parameter in grid search.
+    #[arg(long)]
+    grid_points: Option<usize>,
+    /// Acquisition function of gp: logei, ei, pi, ucb[:beta], thompson.
+    #[arg(long, default_value = "logei")]
+    acquisition: String,
+    /// TPE with one density per parameter instead of one joint density.
+    #[arg(long)]
+    univariate: bool,
+    /// Kernel of gp: matern52 or rbf.
+    #[arg(long, default_value = "matern52")]
+    kernel: String,
+    /// A running trial with no heartbeat for this many seconds is taken as abandoned (at least 15).
+    #[arg(long, default_value = "120", value_parser = heartbeat_timeout)]
+    heartbeat_timeout: Duration,
+    /// Stop (and exit non-zero) once this many trials in a row failed for the same reason; 0 never stops.
+    #[arg(long, default_value_t = 5)]
+    max_failures: usize,
+    /// After the search, re-test the best K configurations with fresh seeds.
+    #[arg(long, default_value_t = 0)]
+    retest_top_k: usize,
+    /// Re-tests per configuration with --retest-top-k.
+    #[arg(long, default_value_t = 5)]
+    retest_seeds: usize,
+    /// No progress bar; print one JSON line with the result.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Workers beat every few seconds; a shorter timeout would let them take
+/// each other's live trials as abandoned.
+fn heartbeat_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = seconds(text)?;
+    if timeout < MIN_HEARTBEAT_TIMEOUT {
+        return Err(format!(
+            "must be at least {} s (three heartbeats), got {text}",
+            MIN_HEARTBEAT_TIMEOUT.as_secs()
+        ));
+    }
+    Ok(timeout)
+}
+
+/// A new study's record from the command line, and where its space came from.
+fn new_study(args: &RunArgs, name: Option<&str>) -> Result<(StudyRecord, String)> {
+    let dataset = args.objective.as_deref().and_then(Dataset::from_name);
+    let (config, objective, label, origin) = match (&args.config, &args.objective) {
+        (config, Some(_)) if dataset.is_some() => {
+            let dataset = dataset.expect("checked");
+            let sweep = dataset.sweep_with(config.as_deref())?;
+            let mut data = TrainingData::new(dataset, args.data_dir.clone());
+            data.validation = args.validation_size;
+            data.data_seed = args.data_seed;
+            let origin = config.as_ref().map_or_else(|| format!("--objective {}", dataset.name()), |p| p.display().to_string());
+            (sweep, data.study_json(), dataset.name().to_string(), origin)
+        }
+        (Some(_), Some(f)) => bail!("--objective {f} searches the function's own domain; drop --config or --objective"),
+        (Some(path), None) => {
+            let sweep = Sweep::from_file(path)?;
+            let origin = path.display().to_string();
+            if sweep.program.is_none() && sweep.command.is_none() {
+                bail!("{origin}: the sweep names no `program` or `command` to run (pass --objective for a test function)");
+            }
+            let label = sweep
+                .program
+                .as_deref()
+                .and_then(|p| Path::new(p).file_stem())
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "program".into());
+            (sweep.raw, json!({"program": true}), label, origin)
+        }
+        (None, Some(f)) => {
+            let function = TestFunction::by_name(f).map_err(anyhow::Error::msg)?;
+            let label = function.name.clone();
+            let sweep = FunctionObjective {
+                function,
+                noise_sd: args.noise,
+            }
+            .sweep();
+            (sweep, json!({"function": label, "noise": args.noise}), label.clone(), format!("--objective {label}"))
+        }
+        (None, None) => bail!("nothing to optimize: pass --config SWEEP (with a program) or --objective FUNCTION"),
+    };
+    let sweep = Sweep::from_value(config.clone(), &origin)?;
+    let (metric, goal) = match &sweep.metric {
+        Some(m) => (m.name.clone(), m.goal),
+        None if objective.get("function").is_some() => ("value".into(), Goal::Minimize),
+        None if dataset.is_some() => (training::METRIC.into(), Goal::Minimize),
+        None => bail!("{origin}: the sweep needs `metric: {{name: ..., goal: minimize|maximize}}` to read the program's output"),
+    };
+    let strategy = args
+        .surrogate
+        .clone()
+        .unwrap_or_else(|| sweep.method.default_strategy().into());
+    // A short random seed is easy to quote back with --seed.
+    let seed = args.seed.unwrap_or_else(|| rand::random::<u32>() as u64);
+    let created = now();
+    let name = name
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{label}-{strategy}-{}", created as u64));
+    let record = StudyRecord {
+        id: 0,
+        name,
+        config,
+        objective,
+        metric,
+        goal,
+        strategy,
+        seed,
+        created,
+    };
+    Ok((record, origin))
+}
+
+/// Fails early, before anything is stored, if the strategy cannot search the
+/// space (an unknown name, or grid search over a continuous parameter).
+fn check_strategy(strategy: &str, seed: u64, config: &Value, options: &SamplerOptions, origin: &str) -> Result<()> {
+    let sweep = Sweep::from_value(config.clone(), origin)?;
+    let mut sampler = build_sampler(strategy, seed, options)
+        .with_context(|| format!("strategies available: {}", SAMPLER_NAMES.join(", ")))?;
+    sampler
+        .suggest(&sweep.space.domain(), &History::default())
+        .map_err(|e| anyhow!("{origin}: strategy `{strategy}`: {e}"))?;
+    Ok(())
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    if !(args.noise >= 0.0 && args.noise.is_finite()) {
+        bail!("--noise must be a finite standard deviation ≥ 0, got {}", args.noise);
+    }
+    // Read the sweep before touching the store: a bad file writes nothing.
+    let requested = match args.config.is_some() || args.objective.is_some() {
+        true => Some(new_study(&args, args.study.as_deref())?),
+        false if args.study.is_none() => {
+            bail!("nothing to optimize: pass --config SWEEP (with a program) or --objective FUNCTION")
+        }
+        false => None,
+    };
+    let options = SamplerOptions {
+        grid_points: args.grid_points,
+        gp: GpConfig {
+            acquisition: args.acquisition.parse().map_err(anyhow::Error::msg)?,
+            kernel: args.kernel.parse().map_err(anyhow::Error::msg)?,
+            ..GpConfig::default()
+        },
+        tpe: TpeConfig {
+            multivariate: !args.univariate,
+            ..TpeConfig::default()
+        },
+        ..SamplerOptions::default()
+    };
+    if let Some((fresh, origin)) = &requested {
+        check_strategy(&fresh.strategy, fresh.seed, &fresh.config, &options, origin)?;
+    }
+    let objective_options = ObjectiveOptions {
+        trial_timeout: args.trial_timeout,
+        data_dir: args.data_dir.clone(),
+    };
+    // Built before the study is stored: a missing program or missing data fails without a trace.
+    let prebuilt = match &requested {
+        Some((fresh, origin)) => Some(build_objective(
+            fresh,
+            &Sweep::from_value(fresh.config.clone(), origin)?,
+            &objective_options,
+            origin,
+        )?),
+        None => None,
+    };
+    // Resuming never creates a database.
+    let mut storage = match requested {
+        Some(_) => Storage::open(&args.storage)?,
+        None => Storage::open_existing(&args.storage)?,
+    };
+    let record = match args.study.as_deref().map(|n| storage.study(n)).transpose()?.flatten() {
+        Some(mut existing) => {
+            if let Some((fresh, _)) = &requested {
+                if fresh.config != existing.config || fresh.objective != existing.objective {
+                    bail!("study `{}` was created with a different space or objective; resume it without --config/--objective, or pick a new --study name", existing.name);
+                }
+            }
+            if let Some(seed) = args.seed.filter(|s| *s != existing.seed) {
+                bail!(
+                    "study `{}` was created with seed {}; it cannot continue with seed {seed}",
+                    existing.name,
+                    existing.seed
+                );
+            }
+            if let Some(s) = args.surrogate.as_ref().filter(|s| **s != existing.strategy) {
+                let origin = format!("study `{}`", existing.name);
+                check_strategy(s, existing.seed, &existing.config, &options, &origin)?;
+                storage.set_strategy(existing.id, s)?;
+                existing.strategy = s.clone();
+            }
+            existing
+        }
+        None => match requested {
+            Some((fresh, _)) => {
+                let stored = storage.create_study(&fresh)?;
+                // Another worker may have created it first, perhaps differently.
+                if stored.config != fresh.config
+                    || stored.objective != fresh.objective
+                    || args.seed.is_some_and(|s| s != stored.seed)
+                {
+                    bail!(
+                        "study `{}` already exists with another space, objective or seed; pick a new --study name",
+                        stored.name
+                    );
+                }
+                stored
+            }
+            None => bail!(
+                "there is no study `{}` in {} to resume: pass --config SWEEP or --objective FUNCTION to start it",
+                args.study.as_deref().unwrap_or_default(),
+                args.storage.display()
+            ),
+        },
+    };
+    let origin = format!("study `{}`", record.name);
+    let sweep = Sweep::from_value(record.config.clone(), &origin)?;
+    if sweep.early_terminate.is_some() && !args.quiet {
+        eprintln!("note: the sweep's early_terminate is read but not applied yet; every trial runs to the end");
+    }
+    let mut sampler = build_sampler(&record.strategy, record.seed, &options)
+        .with_context(|| format!("strategies available: {}", SAMPLER_NAMES.join(", ")))?;
+    let mut objective = match prebuilt {
+        Some(objective) => objective,
+        None => build_objective(&record, &sweep, &objective_options, &origin)?,
+    };
+    let trials = args.trials.or(sweep.run_cap).unwrap_or(30);
+    let worker = Worker::this_process(args.heartbeat_timeout);
+    let study = Study { record, sweep };
+    if !args.quiet {
+        eprintln!(
+            "study `{}` in {} (resume with --study {})",
+            study.record.name,
+            args.storage.display(),
+            study.record.name
+        );
+    }
+    handle_signals()?;
+    let settings = RunSettings {
+        trials,
+        quiet: args.quiet,
+        storage_path: args.storage.clone(),
+        max_failures: args.max_failures,
+    };
+    let outcome = study::run(
+        &mut storage,
+        &study,
+        sampler.as_mut(),
+        objective.as_mut(),
+        &worker,
+        &settings,
+    )?;
+    let all = storage.trials(study.record.id)?;
+    let best = best_trial(study.goal(), &all);
+    let mut out = std::io::stdout().lock();
+    if args.quiet {
+        let line = json!({
+            "study": study.record.name,
+            "trials": all.iter().filter(|t| t.counts()).count(),
+            "best_value": best.and_then(|t| t.value),
+            "best_params": best.map(|t| Value::Object(t.params.clone())),
+        });
+        writeln!(out, "{line}")?;
+    } else {
+        if outcome.exhausted {
+            eprintln!("the search space has no configuration left to try");
+        }
+        let failed = all
+            .iter()
+            .filter(|t| t.state == TrialState::Failed && t.counts())
+            .count();
+        writeln!(
+            out,
+            "study `{}`: {} trials, {} failed",
+            study.record.name,
+            all.iter().filter(|t| t.counts()).count(),
+            failed
+        )?;
+        match best {
+            Some(b) => writeln!(
+                out,
+                "best: trial {} with {} = {}  {}",
+                b.number,
+                study.record.metric,
+                report::format_value(b.value.unwrap_or(f64::NAN)),
+                Value::Object(b.params.clone())
+            )?,
+            None => writeln!(out, "best: none (no trial completed)")?,
+        }
+    }
+    drop(out);
+    if let Some(reason) = outcome.failing {
+        bail!(
+            "stopped: the last {} trials failed the same way ({reason}); fix the objective and resume with \
+             `bo run --study {} --storage {}`, or pass --max-failures N to allow more (0: never stop)",
+            args.max_failures,
+            study.record.name,
+            args.storage.display()
+        );
+    }
+    if outcome.interrupted {
+        eprintln!(
+            "interrupted: resume with `bo run --study {} --storage {}`",
+            study.record.name,
+            args.storage.display()
+        );
+        return Ok(ExitCode::from(130));
+    }
+    if args.retest_top_k > 0 {
+        return retest::retest_and_report(
+            &mut storage,
+            &study,
+            objective.as_mut(),
+            args.retest_top_k,
+            args.retest_seeds,
+            &args.storage,
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

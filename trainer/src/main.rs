@@ -1,0 +1,160 @@
+//! `bo-train`: the training worker that `bo` starts for its training
+//! objectives (`serve`), and the commands behind `bo train` and `bo device`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{bail, Context, Result};
+use bo_benchmarks::stats;
+use bo_trainer::serve::{data_settings, serve};
+use bo_trainer::{defaults, describe, device, train, DataSettings, EpochStats, TrainError, TrainResult};
+use clap::{Parser, Subcommand};
+use serde_json::Value;
+
+/// Set by Ctrl-C: `train` stops after the running epoch.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+#[derive(Parser)]
+#[command(name = "bo-train", version, about = "bo's training worker (libtorch)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+/// Where the data is, for `serve` and `train`.
+#[derive(clap::Args)]
+struct DataArgs {
+    /// cifar10 or fashion-mnist.
+    #[arg(long, default_value = "cifar10")]
+    dataset: String,
+    #[arg(long, env = "BO_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    /// Training images held out for validation.
+    #[arg(long, default_value_t = 5000)]
+    validation_size: usize,
+    /// Seed choosing the held-out images.
+    #[arg(long, default_value_t = 0)]
+    data_seed: u64,
+}
+
+impl DataArgs {
+    fn settings(self) -> Result<DataSettings> {
+        data_settings(&self.dataset, self.data_dir, self.validation_size, self.data_seed)
+    }
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Load the data once, then train the trials bo sends on standard input (JSON lines).
+    Serve(DataArgs),
+    /// Train one configuration over several seeds and print test accuracy, training seconds and images/s.
+    #[command(after_help = "\
+Hyperparameters (--set NAME=VALUE): model (cnn, airbench, resnet, resnet:B1,B2,B3,B4), width,
+optimizer (sgd, adam, adamw), lr, momentum, weight_decay, label_smoothing, batch_size, epochs,
+schedule (constant, linear, cosine, onecycle), warmup, flip, translate, cutout,
+mixed_precision, tta, train_images, blocks. Unset ones keep the dataset's defaults.
+BO_DEVICE=cpu trains on the CPU even where CUDA is available.")]
+    Train {
+        #[command(flatten)]
+        data: DataArgs,
+        /// A hyperparameter to change from the default, as NAME=VALUE; repeatable.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        /// Seeds 0..N-1, one training run each.
+        #[arg(long, default_value_t = 1)]
+        seeds: u64,
+        /// Name of the summary row (default: the dataset).
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Say which device training uses: CUDA or the CPU.
+    Device,
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Commands::Serve(data) => data.settings().and_then(|s| serve(&s)),
+        Commands::Train {
+            data,
+            set,
+            seeds,
+            label,
+        } => ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst))
+            .context("cannot install the Ctrl-C handler")
+            .and_then(|_| train_seeds(&data.settings()?, &set, seeds, label)),
+        Commands::Device => device().map(|d| println!("{}", describe(d))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `bo train`: the dataset's defaults changed by `--set`, trained once per seed.
+fn train_seeds(settings: &DataSettings, set: &[String], seeds: u64, label: Option<String>) -> Result<()> {
+    if seeds == 0 {
+        bail!("--seeds must be at least 1");
+    }
+    let mut params = serde_json::Map::new();
+    for assignment in set {
+        let (name, value) = assignment
+            .split_once('=')
+            .with_context(|| format!("--set takes NAME=VALUE, got `{assignment}`"))?;
+        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.into()));
+        params.insert(name.into(), value);
+    }
+    let config = defaults(settings.dataset)
+        .with_params(&params)
+        .map_err(anyhow::Error::msg)?;
+    let data = settings.load()?;
+    eprintln!("training on {}", describe(data.train.images.device()));
+    let stop = || STOP.load(Ordering::SeqCst);
+    let mut results = Vec::new();
+    for seed in 0..seeds {
+        let mut on_epoch = |s: &EpochStats| {
+            eprintln!(
+                "  seed {seed} epoch {}: train loss {:.4}, val accuracy {:.2}%",
+                s.epoch,
+                s.train_loss,
+                100.0 * s.val_accuracy
+            )
+        };
+        let r = match train(&data, &config, seed, &mut on_epoch, &stop) {
+            Ok(r) => r,
+            Err(TrainError::Stopped) => bail!("interrupted"),
+            Err(TrainError::Diverged(why) | TrainError::Invalid(why)) => bail!("seed {seed}: {why}"),
+        };
+        println!(
+            "seed {seed}: test {:.2}%  val {:.2}%  train {:.2} s  {:.0} images/s",
+            100.0 * r.test_accuracy,
+            100.0 * r.val_accuracy,
+            r.train_seconds,
+            r.images_per_second
+        );
+        results.push(r);
+    }
+    let summary = |f: fn(&TrainResult) -> f64, scale: f64, digits: usize| {
+        let values: Vec<f64> = results.iter().map(|r| scale * f(r)).collect();
+        // One seed has no spread to show.
+        let sd = if values.len() > 1 {
+            stats::sample_sd(&values)
+        } else {
+            0.0
+        };
+        format!("{:.digits$} ± {sd:.digits$}", stats::mean(&values))
+    };
+    println!("| run | seeds | test accuracy (%) | training seconds | images/s |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| {} | {seeds} | {} | {} | {} |",
+        label.unwrap_or_else(|| settings.dataset.name().into()),
+        summary(|r| r.test_accuracy, 100.0, 2),
+        summary(|r| r.train_seconds, 1.0, 2),
+        summary(|r| r.images_per_second, 1.0, 0)
+    );
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! `bo-train serve`: the worker side of bo's training objective.
+//!
+//! It loads the data once and prints `{"ready": true, "device": "..."}` (or
+//! `{"error": "..."}` and exits 1). Then it reads one trial a line on standard
+//! input, `{"trial": N, "seed": S, "params": {...}}`, and answers in the JSON
+//! lines every bo objective speaks: per epoch `{"step": E, "val_error": V,
+//! "val_loss": L, "train_loss": T}`, and last `{"done": true, "val_error": V,
+//! "test_accuracy": A, "train_seconds": S, "images_per_second": R}` or
+//! `{"done": true, "error": "..."}`. End of input ends it. bo stops a trial
+//! early by killing the worker's process group and starting a new worker.
+
+use std::io::{self, BufRead, Write};
+
+use anyhow::{Context, Result};
+use bo::objective::training::{Dataset, METRIC};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::{defaults, describe, train, DataSettings, EpochStats, TrainError};
+
+#[derive(Deserialize)]
+struct TrialRequest {
+    seed: u64,
+    params: Map<String, Value>,
+}
+
+fn send(line: Value) -> Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{line}")?;
+    out.flush().context("bo stopped listening")
+}
+
+/// Serves trials until standard input ends.
+pub fn serve(settings: &DataSettings) -> Result<()> {
+    let data = match settings.load() {
+        Ok(data) => data,
+        Err(e) => {
+            send(json!({"error": format!("{e:#}")}))?;
+            std::process::exit(1);
+        }
+    };
+    send(json!({"ready": true, "device": describe(data.train.images.device())}))?;
+    let defaults = defaults(settings.dataset);
+    for line in io::stdin().lock().lines() {
+        let line = line.context("reading a trial from bo")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let request: TrialRequest = match serde_json::from_str(&line) {
+            Ok(r) => r,
+            Err(e) => {
+                send(json!({"done": true, "error": format!("unreadable trial request: {e}")}))?;
+                continue;
+            }
+        };
+        let config = match defaults.clone().with_params(&request.params) {
+            Ok(c) => c,
+            Err(e) => {
+                send(json!({"done": true, "error": e}))?;
+                continue;
+            }
+        };
+        let mut report_failure = None;
+        let mut on_epoch = |s: &EpochStats| {
+            let line = json!({
+                "step": s.epoch,
+                METRIC: 100.0 * (1.0 - s.val_accuracy),
+                "val_loss": s.val_loss,
+                "train_loss": s.train_loss,
+            });
+            if let Err(e) = send(line) {
+                report_failure.get_or_insert(e);
+            }
+        };
+        let result = train(&data, &config, request.seed, &mut on_epoch, &|| false);
+        if let Some(e) = report_failure {
+            return Err(e);
+        }
+        send(match result {
+            Ok(r) => json!({
+                "done": true,
+                METRIC: 100.0 * (1.0 - r.val_accuracy),
+                "test_accuracy": 100.0 * r.test_accuracy,
+                "train_seconds": r.train_seconds,
+                "images_per_second": r.images_per_second,
+            }),
+            Err(TrainError::Diverged(why) | TrainError::Invalid(why)) => json!({"done": true, "error": why}),
+            Err(TrainError::Stopped) => json!({"done": true, "error": "stopped"}),
+        })?;
+    }
+    Ok(())
+}
+
+/// The settings `bo-train serve` and `train` read from their arguments.
+pub fn data_settings(dataset: &str, dir: std::path::PathBuf, validation: usize, data_seed: u64) -> Result<DataSettings> {
+    let dataset = Dataset::from_name(dataset)
+        .with_context(|| format!("unknown dataset `{dataset}`: {}", Dataset::NAMES.join(", ")))?;
+    Ok(DataSettings {
+        dataset,
+        dir,
+        validation,
+        data_seed,
+    })
+}
