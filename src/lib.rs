@@ -3,9 +3,11 @@
 //! The crate holds what a study needs around the strategies of
 //! `bo-surrogates`: the search space ([`space`]), the store ([`storage`]),
 //! what evaluates trials ([`objective`]), the loop ([`study`]), re-testing the
-//! winners ([`retest`]) and the views of results ([`report`]). The binary in `main.rs` is the command line.
+//! winners ([`retest`]) and the views of results ([`report`], [`format`]). The
+//! binary is the command line: `main.rs` parses, `commands/` holds one file per command.
 
 pub mod bench;
+pub mod format;
 pub mod objective;
 pub mod report;
 pub mod retest;

@@ -70,7 +70,11 @@ fn main() -> ExitCode {
 fn is_broken_pipe(error: &(dyn std::error::Error + 'static)) -> bool {
     let broken = |kind: Option<ErrorKind>| kind == Some(ErrorKind::BrokenPipe);
     broken(error.downcast_ref::<std::io::Error>().map(|e| e.kind()))
-        || broken(error.downcast_ref::<serde_json::Error>().and_then(|e| e.io_error_kind()))
+        || broken(
+            error
+                .downcast_ref::<serde_json::Error>()
+                .and_then(|e| e.io_error_kind()),
+        )
         || broken(error.downcast_ref::<csv::Error>().and_then(|e| match e.kind() {
             csv::ErrorKind::Io(io) => Some(io.kind()),
             _ => None,

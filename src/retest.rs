@@ -162,7 +162,7 @@ pub fn run(
 
 /// The re-test table for people.
 pub fn render(goal: Goal, metric: &str, rows: &[RetestRow]) -> String {
-    use crate::report::format_value;
+    use crate::format::format_value;
     let mut out = format!(
         "re-test of the top {} by search score ({} {metric}); drop > 0: the search score was luckier than the configuration\n",
         rows.len(),

@@ -225,7 +225,13 @@ fn nesting_depth(text: &str) -> usize {
 /// numbers, keys that are not scalars, tags. `at` names the place in errors.
 fn yaml_to_json(value: &serde_yaml::Value, at: &str) -> Result<Value, String> {
     use serde_yaml::Value as Y;
-    let place = || if at.is_empty() { "the document".to_owned() } else { format!("`{at}`") };
+    let place = || {
+        if at.is_empty() {
+            "the document".to_owned()
+        } else {
+            format!("`{at}`")
+        }
+    };
     Ok(match value {
         Y::Null => Value::Null,
         Y::Bool(b) => Value::Bool(*b),
@@ -255,12 +261,22 @@ fn yaml_to_json(value: &serde_yaml::Value, at: &str) -> Result<Value, String> {
                     Y::Bool(b) => b.to_string(),
                     other => return Err(format!("{} has a key that is not a name: {other:?}", place())),
                 };
-                let path = if at.is_empty() { key.clone() } else { format!("{at}.{key}") };
+                let path = if at.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{at}.{key}")
+                };
                 out.insert(key, yaml_to_json(v, &path)?);
             }
             Value::Object(out)
         }
-        Y::Tagged(t) => return Err(format!("{} has a YAML tag ({}), which sweeps do not use", place(), t.tag)),
+        Y::Tagged(t) => {
+            return Err(format!(
+                "{} has a YAML tag ({}), which sweeps do not use",
+                place(),
+                t.tag
+            ))
+        }
     })
 }
 
@@ -323,7 +339,9 @@ impl Sweep {
         // The YAML reader takes time quadratic in the nesting depth.
         let depth = nesting_depth(&text);
         if depth > MAX_DEPTH {
-            return Err(fault(format!("nested {depth} levels deep; at most {MAX_DEPTH} are read")));
+            return Err(fault(format!(
+                "nested {depth} levels deep; at most {MAX_DEPTH} are read"
+            )));
         }
         // JSON is YAML, so one reader serves both; it refuses duplicate keys.
         let yaml: serde_yaml::Value =
@@ -705,7 +723,9 @@ impl Numeric {
                 ));
             }
             if range / q > MAX_STEPS {
-                return Err(format!("q = {q} is too fine for the range ({vmin} to {vmax}): more than {MAX_STEPS:e} steps"));
+                return Err(format!(
+                    "q = {q} is too fine for the range ({vmin} to {vmax}): more than {MAX_STEPS:e} steps"
+                ));
             }
         }
         Ok(())

@@ -235,7 +235,9 @@ fn inspect(path: &Path) -> Result<Found> {
     let mut header = [0u8; 100];
     let read = match File::open(path) {
         Ok(mut f) => {
-            let meta = f.metadata().with_context(|| format!("cannot read {}", path.display()))?;
+            let meta = f
+                .metadata()
+                .with_context(|| format!("cannot read {}", path.display()))?;
             if !meta.is_file() {
                 bail!("{} is not a file, so not a bo study database", path.display());
             }
@@ -324,12 +326,16 @@ impl Storage {
     /// untouched.
     pub fn open(path: &Path) -> Result<Self> {
         let found = inspect(path)?;
-        let conn = Connection::open(path).with_context(|| format!("cannot open the study database {}", path.display()))?;
+        let conn =
+            Connection::open(path).with_context(|| format!("cannot open the study database {}", path.display()))?;
         let storage = Storage {
             conn,
             path: path.to_path_buf(),
         };
-        storage.conn.busy_timeout(Duration::from_secs(60)).context(storage.origin())?;
+        storage
+            .conn
+            .busy_timeout(Duration::from_secs(60))
+            .context(storage.origin())?;
         storage.prepare(found)?;
         // Switching to WAL takes an exclusive lock; workers opening a WAL file
         // at once must not all ask for it.
@@ -338,13 +344,22 @@ impl Storage {
             .pragma_query_value(None, "journal_mode", |r| r.get(0))
             .context(storage.origin())?;
         if !mode.eq_ignore_ascii_case("wal") {
-            storage.conn.pragma_update(None, "journal_mode", "WAL").context(storage.origin())?;
+            storage
+                .conn
+                .pragma_update(None, "journal_mode", "WAL")
+                .context(storage.origin())?;
         }
         // In WAL mode a commit survives the death of the process at NORMAL; only
         // an OS crash or power loss could take the last commits. FULL would
         // fsync every trial, which benchmarks of thousands of trials feel.
-        storage.conn.pragma_update(None, "synchronous", "NORMAL").context(storage.origin())?;
-        storage.conn.pragma_update(None, "foreign_keys", "ON").context(storage.origin())?;
+        storage
+            .conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .context(storage.origin())?;
+        storage
+            .conn
+            .pragma_update(None, "foreign_keys", "ON")
+            .context(storage.origin())?;
         Ok(storage)
     }
 
@@ -363,16 +378,23 @@ impl Storage {
                 return Ok(());
             }
         }
-        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate).context(self.origin())?;
-        let application_id: i32 = tx.pragma_query_value(None, "application_id", |r| r.get(0)).context(self.origin())?;
-        let version: i32 = tx.pragma_query_value(None, "user_version", |r| r.get(0)).context(self.origin())?;
+        let tx =
+            rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate).context(self.origin())?;
+        let application_id: i32 = tx
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .context(self.origin())?;
+        let version: i32 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .context(self.origin())?;
         if application_id == APPLICATION_ID && version == SCHEMA_VERSION {
             return Ok(());
         }
         // Version 0 (new, or unmarked from an earlier bo) to 1: the tables as above.
         tx.execute_batch(SCHEMA).context(self.origin())?;
-        tx.pragma_update(None, "application_id", APPLICATION_ID).context(self.origin())?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION).context(self.origin())?;
+        tx.pragma_update(None, "application_id", APPLICATION_ID)
+            .context(self.origin())?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .context(self.origin())?;
         tx.commit().context(self.origin())
     }
 

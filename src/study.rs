@@ -223,7 +223,7 @@ pub fn run(
     let show_best = |trials: &[TrialRecord]| {
         best_trial(goal, trials)
             .and_then(|t| t.value)
-            .map(crate::report::format_value)
+            .map(crate::format::format_value)
             .unwrap_or_else(|| "–".into())
     };
 

@@ -306,11 +306,16 @@ fn ctrl_c_sigterm_and_sighup_stop_the_program_and_leave_the_study_resumable() {
         unsafe { libc::kill(run.id() as i32, signal) };
         let start = Instant::now();
         let out = run.wait_with_output().unwrap();
-        assert!(start.elapsed() < Duration::from_secs(5), "bo did not stop promptly on {study}");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "bo did not stop promptly on {study}"
+        );
         assert_eq!(out.status.code(), Some(130), "{study}");
         let message = format!("resume with `bo run --study {study}");
         assert!(String::from_utf8_lossy(&out.stderr).contains(&message), "{study}");
-        wait_for("the program and its child to be stopped", || !alive(program) && !alive(child));
+        wait_for("the program and its child to be stopped", || {
+            !alive(program) && !alive(child)
+        });
         let doc = export(d, study);
         assert_eq!(trials(&doc)[0]["state"], "failed", "{study}");
         assert_eq!(trials(&doc)[0]["abandoned"], true, "{study}");
@@ -328,9 +333,31 @@ fn a_reader_that_stops_early_gets_no_broken_pipe_message() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // Enough trials that each output overflows the pipe's buffer before the reader leaves.
-    ok(bo(d, &["run", "--objective", "branin", "--surrogate", "random", "--trials", "1500", "--study", "p", "--quiet"]));
-    for args in [&["export", "p"][..], &["export", "p", "--format", "json"], &["show", "p"]] {
-        let mut child = command(d, &args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    ok(bo(
+        d,
+        &[
+            "run",
+            "--objective",
+            "branin",
+            "--surrogate",
+            "random",
+            "--trials",
+            "1500",
+            "--study",
+            "p",
+            "--quiet",
+        ],
+    ));
+    for args in [
+        &["export", "p"][..],
+        &["export", "p", "--format", "json"],
+        &["show", "p"],
+    ] {
+        let mut child = command(d, args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         // Read one line, then close the pipe as `head -1` does.
         let mut first = [0u8; 1];
         std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
@@ -661,10 +688,29 @@ fn what_a_program_leaves_running_ends_with_its_trial() {
         "leaver.py",
         "import json, os, sys, time\nif os.fork() == 0:\n    open(os.path.join(os.environ['MARKER_DIR'], 'child-%d' % os.getpid()), 'w').close()\n    time.sleep(60)\n    os._exit(0)\nprint(json.dumps({'loss': 1.0}), flush=True)\n",
     );
-    write(d, "sweep.yaml", "program: leaver.py\nmetric: {name: loss}\nparameters:\n  x: {min: 0.0, max: 1.0}\n");
+    write(
+        d,
+        "sweep.yaml",
+        "program: leaver.py\nmetric: {name: loss}\nparameters:\n  x: {min: 0.0, max: 1.0}\n",
+    );
     let start = Instant::now();
-    ok(bo(d, &["run", "--config", "sweep.yaml", "--study", "l", "--trials", "1", "--quiet"]));
-    assert!(start.elapsed() < Duration::from_secs(20), "the child stretched the trial");
+    ok(bo(
+        d,
+        &[
+            "run",
+            "--config",
+            "sweep.yaml",
+            "--study",
+            "l",
+            "--trials",
+            "1",
+            "--quiet",
+        ],
+    ));
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "the child stretched the trial"
+    );
     let child = marked_pid(d, "child-");
     wait_for("the child to be stopped", || !alive(child));
     assert_eq!(trials(&export(d, "l"))[0]["state"], "complete");

@@ -183,7 +183,10 @@ fn a_trial_taken_as_abandoned_is_never_overwritten_as_complete() {
     // The slow worker finishes late: its result is refused, the trial stays abandoned.
     assert!(!storage.finish(trial.id, TrialState::Complete, Some(1.0), None).unwrap());
     let stored = &storage.trials(s.id).unwrap()[0];
-    assert_eq!((stored.state, stored.abandoned, stored.value), (TrialState::Failed, true, None));
+    assert_eq!(
+        (stored.state, stored.abandoned, stored.value),
+        (TrialState::Failed, true, None)
+    );
 }
 
 /// The file's bytes and the names of the files beside it.
@@ -206,7 +209,8 @@ fn reading_writes_nothing_and_an_unmarked_database_of_an_earlier_bo_is_adopted()
         study(&storage);
     }
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("PRAGMA application_id = 0; PRAGMA user_version = 0;").unwrap();
+    conn.execute_batch("PRAGMA application_id = 0; PRAGMA user_version = 0;")
+        .unwrap();
     drop(conn);
     let header = |p: &std::path::Path| {
         let bytes = std::fs::read(p).unwrap();

@@ -31,7 +31,9 @@ pub fn seconds(text: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("`{text}` is not a number of seconds"))?;
     if !(s > 0.0 && s <= MAX_SECONDS) {
-        return Err(format!("must be more than 0 and at most {MAX_SECONDS:e} seconds, got {text}"));
+        return Err(format!(
+            "must be more than 0 and at most {MAX_SECONDS:e} seconds, got {text}"
+        ));
     }
     Ok(Duration::from_secs_f64(s))
 }

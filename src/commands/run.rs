@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use bo::objective::training::{self, Dataset, TrainingData};
+use bo::format;
+use bo::objective::training::{self, DataFlags, Dataset};
 use bo::objective::FunctionObjective;
-use bo::report;
 use bo::space::{Goal, Sweep};
 use bo::storage::{now, Storage, StudyRecord, TrialState, Worker};
 use bo::study::{self, best_trial, RunSettings, Study, MIN_HEARTBEAT_TIMEOUT};
@@ -42,15 +42,8 @@ pub struct RunArgs {
     /// hartmann6, ackleyN, levyN, rosenbrockN, styblinski_tangN, six_hump_camel (N: the dimension).
     #[arg(long)]
     objective: Option<String>,
-    /// Where cifar10 or fashion-mnist data is (CIFAR-10 is downloaded there when missing).
-    #[arg(long, env = "BO_DATA_DIR", default_value = "data")]
-    data_dir: PathBuf,
-    /// Training images held out to score trials (cifar10, fashion-mnist); the test set never is.
-    #[arg(long, default_value_t = 5000)]
-    validation_size: usize,
-    /// Seed choosing the held-out images.
-    #[arg(long, default_value_t = 0)]
-    data_seed: u64,
+    #[command(flatten)]
+    data: DataFlags,
     /// Standard deviation of Gaussian noise added to a test function.
     #[arg(long, default_value_t = 0.0)]
     noise: f64,
@@ -118,10 +111,11 @@ fn new_study(args: &RunArgs, name: Option<&str>) -> Result<(StudyRecord, String)
         (config, Some(_)) if dataset.is_some() => {
             let dataset = dataset.expect("checked");
             let sweep = dataset.sweep_with(config.as_deref())?;
-            let mut data = TrainingData::new(dataset, args.data_dir.clone());
-            data.validation = args.validation_size;
-            data.data_seed = args.data_seed;
-            let origin = config.as_ref().map_or_else(|| format!("--objective {}", dataset.name()), |p| p.display().to_string());
+            let data = args.data.training_data(dataset);
+            let origin = config.as_ref().map_or_else(
+                || format!("--objective {}", dataset.name()),
+                |p| p.display().to_string(),
+            );
             (sweep, data.study_json(), dataset.name().to_string(), origin)
         }
         (Some(_), Some(f)) => bail!("--objective {f} searches the function's own domain; drop --config or --objective"),
@@ -129,7 +123,9 @@ fn new_study(args: &RunArgs, name: Option<&str>) -> Result<(StudyRecord, String)
             let sweep = Sweep::from_file(path)?;
             let origin = path.display().to_string();
             if sweep.program.is_none() && sweep.command.is_none() {
-                bail!("{origin}: the sweep names no `program` or `command` to run (pass --objective for a test function)");
+                bail!(
+                    "{origin}: the sweep names no `program` or `command` to run (pass --objective for a test function)"
+                );
             }
             let label = sweep
                 .program
@@ -147,7 +143,12 @@ fn new_study(args: &RunArgs, name: Option<&str>) -> Result<(StudyRecord, String)
                 noise_sd: args.noise,
             }
             .sweep();
-            (sweep, json!({"function": label, "noise": args.noise}), label.clone(), format!("--objective {label}"))
+            (
+                sweep,
+                json!({"function": label, "noise": args.noise}),
+                label.clone(),
+                format!("--objective {label}"),
+            )
         }
         (None, None) => bail!("nothing to optimize: pass --config SWEEP (with a program) or --objective FUNCTION"),
     };
@@ -156,7 +157,9 @@ fn new_study(args: &RunArgs, name: Option<&str>) -> Result<(StudyRecord, String)
         Some(m) => (m.name.clone(), m.goal),
         None if objective.get("function").is_some() => ("value".into(), Goal::Minimize),
         None if dataset.is_some() => (training::METRIC.into(), Goal::Minimize),
-        None => bail!("{origin}: the sweep needs `metric: {{name: ..., goal: minimize|maximize}}` to read the program's output"),
+        None => bail!(
+            "{origin}: the sweep needs `metric: {{name: ..., goal: minimize|maximize}}` to read the program's output"
+        ),
     };
     let strategy = args
         .surrogate
@@ -224,7 +227,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     }
     let objective_options = ObjectiveOptions {
         trial_timeout: args.trial_timeout,
-        data_dir: args.data_dir.clone(),
+        data_dir: args.data.data_dir.clone(),
     };
     // Built before the study is stored: a missing program or missing data fails without a trace.
     let prebuilt = match &requested {
@@ -354,7 +357,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                 "best: trial {} with {} = {}  {}",
                 b.number,
                 study.record.metric,
-                report::format_value(b.value.unwrap_or(f64::NAN)),
+                format::format_value(b.value.unwrap_or(f64::NAN)),
                 Value::Object(b.params.clone())
             )?,
             None => writeln!(out, "best: none (no trial completed)")?,

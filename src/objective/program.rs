@@ -35,16 +35,17 @@ pub struct ProgramObjective {
 /// Where `name` runs from: itself if it has a slash, else the first match on
 /// PATH; it must be an executable file.
 fn executable(name: &str) -> Result<PathBuf, String> {
-    let is_executable = |p: &Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
+    let is_executable =
+        |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
     if name.contains('/') {
         let path = PathBuf::from(name);
         return match std::fs::metadata(&path) {
             Err(e) => Err(format!("`{name}` cannot be run: {e}")),
             Ok(_) if is_executable(&path) => Ok(path),
             Ok(m) if !m.is_file() => Err(format!("`{name}` is not a file")),
-            Ok(_) => Err(format!("`{name}` is not executable (chmod +x, or run it through an interpreter)")),
+            Ok(_) => Err(format!(
+                "`{name}` is not executable (chmod +x, or run it through an interpreter)"
+            )),
         };
     }
     std::env::var_os("PATH")
@@ -226,7 +227,9 @@ impl Number {
     }
 
     fn as_i64(&self) -> Option<i64> {
-        self.as_f64().filter(|x| x.fract() == 0.0 && x.abs() < 9e15).map(|x| x as i64)
+        self.as_f64()
+            .filter(|x| x.fract() == 0.0 && x.abs() < 9e15)
+            .map(|x| x as i64)
     }
 }
 

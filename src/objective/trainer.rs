@@ -134,7 +134,10 @@ impl Objective for TrainerObjective {
         }
         let worker = slot.as_mut().expect("started");
         let request = json!({"trial": trial.number, "seed": trial.seed, "params": trial.params});
-        if writeln!(worker.stdin, "{request}").and_then(|_| worker.stdin.flush()).is_err() {
+        if writeln!(worker.stdin, "{request}")
+            .and_then(|_| worker.stdin.flush())
+            .is_err()
+        {
             let status = worker.group.finish();
             *slot = None;
             return Outcome::Failed(format!("the training worker had died ({status:?})"));

@@ -127,6 +127,31 @@ impl Dataset {
     }
 }
 
+/// Where the data is and how it is split, as `bo run` and `bo-train` take it.
+#[derive(clap::Args, Clone, Debug)]
+pub struct DataFlags {
+    /// Where cifar10 or fashion-mnist data is (CIFAR-10 is downloaded there when missing).
+    #[arg(long, env = "BO_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Training images held out to score trials (cifar10, fashion-mnist); the test set never is.
+    #[arg(long, default_value_t = 5000)]
+    pub validation_size: usize,
+    /// Seed choosing the held-out images.
+    #[arg(long, default_value_t = 0)]
+    pub data_seed: u64,
+}
+
+impl DataFlags {
+    pub fn training_data(&self, dataset: Dataset) -> TrainingData {
+        TrainingData {
+            dataset,
+            dir: self.data_dir.clone(),
+            validation: self.validation_size,
+            data_seed: self.data_seed,
+        }
+    }
+}
+
 /// Where a study's data is and how it is split: fixed for a study.
 #[derive(Clone, Debug)]
 pub struct TrainingData {

@@ -12,10 +12,8 @@ mod models;
 pub mod serve;
 mod train;
 
-use std::path::PathBuf;
-
 use anyhow::{bail, Context, Result};
-use bo::objective::training::Dataset;
+use bo::objective::training::{Dataset, TrainingData};
 use tch::Device;
 
 pub use augment::Augment;
@@ -25,7 +23,7 @@ pub use train::{train, EpochStats, OptimizerKind, Schedule, TrainConfig, TrainEr
 
 /// Hyperparameters a trial does not search.
 pub fn defaults(dataset: Dataset) -> TrainConfig {
-match dataset {
+    match dataset {
         // airbench94's recipe, translated to a loss averaged over the batch:
         // its lr 11.5 per 1024 images over (1 + 1/(1 - momentum)) is 1.5
         // here, and its weight decay of 2e-3 per step is 1.3e-3 times lr.
@@ -76,38 +74,24 @@ match dataset {
     }
 }
 
-/// Where the data is and how it is split.
-#[derive(Clone, Debug)]
-pub struct DataSettings {
-    pub dataset: Dataset,
-    pub dir: PathBuf,
-    /// Training images held out to score trials (0: train on all of them).
-    pub validation: usize,
-    /// Chooses the held-out images.
-    pub data_seed: u64,
-}
-
-impl DataSettings {
-    /// Loads and splits the data and moves it, once, to the device trials
-    /// train on (see `device`). CIFAR-10's tarball comes from BO_CIFAR10_URL
-    /// when set.
-    pub fn load(&self) -> Result<Splits> {
-        let device = device()?;
-        if device.is_cuda() {
-            tch::Cuda::cudnn_set_benchmark(true);
-        }
-        let data = match self.dataset {
-            Dataset::Cifar10 => {
-                let url = std::env::var("BO_CIFAR10_URL").unwrap_or_else(|_| cifar10::TARBALL_URL.into());
-                cifar10::load(&self.dir, &url)
-            }
-            Dataset::FashionMnist => fashion_mnist::load(&self.dir),
-        };
-        let splits = data
-            .and_then(|d| d.split(self.validation, self.data_seed))
-            .with_context(|| format!("cannot load {} from {}", self.dataset.name(), self.dir.display()))?;
-        Ok(splits.to_device(device))
+/// Loads and splits a study's data and moves it, once, to the device trials
+/// train on (see `device`). CIFAR-10's tarball comes from BO_CIFAR10_URL when set.
+pub fn load(data: &TrainingData) -> Result<Splits> {
+    let device = device()?;
+    if device.is_cuda() {
+        tch::Cuda::cudnn_set_benchmark(true);
     }
+    let images = match data.dataset {
+        Dataset::Cifar10 => {
+            let url = std::env::var("BO_CIFAR10_URL").unwrap_or_else(|_| cifar10::TARBALL_URL.into());
+            cifar10::load(&data.dir, &url)
+        }
+        Dataset::FashionMnist => fashion_mnist::load(&data.dir),
+    };
+    let splits = images
+        .and_then(|d| d.split(data.validation, data.data_seed))
+        .with_context(|| format!("cannot load {} from {}", data.dataset.name(), data.dir.display()))?;
+    Ok(splits.to_device(device))
 }
 
 /// The device trials train on: CUDA when there is one, unless BO_DEVICE says
@@ -138,5 +122,35 @@ pub fn describe(device: Device) -> String {
             }
         ),
         _ => format!("cpu ({} threads)", tch::get_num_threads()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bo::objective::training::HYPERPARAMETERS;
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    #[test]
+    fn every_hyperparameter_bo_lets_a_sweep_search_is_one_the_trainer_reads() {
+        let example = |name: &str| -> Value {
+            match name {
+                "model" => json!("cnn"),
+                "optimizer" => json!("adam"),
+                "schedule" => json!("cosine"),
+                "flip" | "mixed_precision" | "tta" => json!(true),
+                "batch_size" | "epochs" | "translate" | "cutout" | "train_images" | "blocks" => json!(2),
+                _ => json!(0.1),
+            }
+        };
+        for dataset in [Dataset::Cifar10, Dataset::FashionMnist] {
+            for name in HYPERPARAMETERS {
+                let params = json!({ name: example(name) }).as_object().unwrap().clone();
+                if let Err(e) = defaults(dataset).with_params(&params) {
+                    panic!("{}: `{name}` is refused: {e}", dataset.name());
+                }
+            }
+        }
     }
 }

@@ -1,14 +1,14 @@
 //! `bo-train`: the training worker that `bo` starts for its training
 //! objectives (`serve`), and the commands behind `bo train` and `bo device`.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context, Result};
+use bo::objective::training::{DataFlags, Dataset, TrainingData};
 use bo_benchmarks::stats;
-use bo_trainer::serve::{data_settings, serve};
-use bo_trainer::{defaults, describe, device, train, DataSettings, EpochStats, TrainError, TrainResult};
+use bo_trainer::serve::serve;
+use bo_trainer::{defaults, describe, device, load, train, EpochStats, TrainError, TrainResult};
 use clap::{Parser, Subcommand};
 use serde_json::Value;
 
@@ -22,25 +22,21 @@ struct Cli {
     command: Commands,
 }
 
-/// Where the data is, for `serve` and `train`.
+/// Which data, for `serve` and `train`.
 #[derive(clap::Args)]
 struct DataArgs {
     /// cifar10 or fashion-mnist.
     #[arg(long, default_value = "cifar10")]
     dataset: String,
-    #[arg(long, env = "BO_DATA_DIR", default_value = "data")]
-    data_dir: PathBuf,
-    /// Training images held out for validation.
-    #[arg(long, default_value_t = 5000)]
-    validation_size: usize,
-    /// Seed choosing the held-out images.
-    #[arg(long, default_value_t = 0)]
-    data_seed: u64,
+    #[command(flatten)]
+    flags: DataFlags,
 }
 
 impl DataArgs {
-    fn settings(self) -> Result<DataSettings> {
-        data_settings(&self.dataset, self.data_dir, self.validation_size, self.data_seed)
+    fn settings(&self) -> Result<TrainingData> {
+        let dataset = Dataset::from_name(&self.dataset)
+            .with_context(|| format!("unknown dataset `{}`: {}", self.dataset, Dataset::NAMES.join(", ")))?;
+        Ok(self.flags.training_data(dataset))
     }
 }
 
@@ -95,7 +91,7 @@ fn main() -> ExitCode {
 }
 
 /// `bo train`: the dataset's defaults changed by `--set`, trained once per seed.
-fn train_seeds(settings: &DataSettings, set: &[String], seeds: u64, label: Option<String>) -> Result<()> {
+fn train_seeds(settings: &TrainingData, set: &[String], seeds: u64, label: Option<String>) -> Result<()> {
     if seeds == 0 {
         bail!("--seeds must be at least 1");
     }
@@ -110,7 +106,7 @@ fn train_seeds(settings: &DataSettings, set: &[String], seeds: u64, label: Optio
     let config = defaults(settings.dataset)
         .with_params(&params)
         .map_err(anyhow::Error::msg)?;
-    let data = settings.load()?;
+    let data = load(settings)?;
     eprintln!("training on {}", describe(data.train.images.device()));
     let stop = || STOP.load(Ordering::SeqCst);
     let mut results = Vec::new();

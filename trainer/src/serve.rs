@@ -12,11 +12,11 @@
 use std::io::{self, BufRead, Write};
 
 use anyhow::{Context, Result};
-use bo::objective::training::{Dataset, METRIC};
+use bo::objective::training::{TrainingData, METRIC};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::{defaults, describe, train, DataSettings, EpochStats, TrainError};
+use crate::{defaults, describe, load, train, EpochStats, TrainError};
 
 #[derive(Deserialize)]
 struct TrialRequest {
@@ -31,8 +31,8 @@ fn send(line: Value) -> Result<()> {
 }
 
 /// Serves trials until standard input ends.
-pub fn serve(settings: &DataSettings) -> Result<()> {
-    let data = match settings.load() {
+pub fn serve(settings: &TrainingData) -> Result<()> {
+    let data = match load(settings) {
         Ok(data) => data,
         Err(e) => {
             send(json!({"error": format!("{e:#}")}))?;
@@ -89,16 +89,4 @@ pub fn serve(settings: &DataSettings) -> Result<()> {
         })?;
     }
     Ok(())
-}
-
-/// The settings `bo-train serve` and `train` read from their arguments.
-pub fn data_settings(dataset: &str, dir: std::path::PathBuf, validation: usize, data_seed: u64) -> Result<DataSettings> {
-    let dataset = Dataset::from_name(dataset)
-        .with_context(|| format!("unknown dataset `{dataset}`: {}", Dataset::NAMES.join(", ")))?;
-    Ok(DataSettings {
-        dataset,
-        dir,
-        validation,
-        data_seed,
-    })
 }
