@@ -18,9 +18,10 @@ use serde_json::{json, Map, Value};
 
 use crate::objective::training::{Dataset, TrainingData};
 use crate::objective::{FunctionObjective, LcbenchObjective, Objective, TrainerObjective};
+use crate::pruning::{PrunerFlags, PrunerSpec};
 use crate::space::{Goal, Sweep};
-use crate::storage::{now, Storage, StudyRecord, TrialState, Worker};
-use crate::study::{self, RunSettings, Study};
+use crate::storage::{now, Storage, StudyRecord, TrialRecord, TrialState, Worker};
+use crate::study::{self, resource_used, RunSettings, Study};
 
 pub struct BenchSettings {
     pub suite: String,
@@ -45,7 +46,7 @@ pub struct BenchSettings {
     pub quiet: bool,
 }
 
-/// LCBench tasks of the suite: a spread of the 34 OpenML tasks.
+/// LCBench tasks of the suite by default: a spread of the 34 OpenML tasks.
 const LCBENCH_TASKS: &[&str] = &["3945", "7593", "34539", "126025", "167149", "189909"];
 
 /// One problem of a suite.
@@ -107,6 +108,15 @@ impl Problem {
         }
     }
 
+    /// The steps of one full training, where trials report learning curves.
+    fn max_resource(&self) -> Option<i64> {
+        match self {
+            Problem::Synthetic(_) => None,
+            Problem::Lcbench { .. } => Some(MAX_EPOCH as i64),
+            Problem::Vision { sweep, .. } => sweep["parameters"]["epochs"]["value"].as_i64(),
+        }
+    }
+
     /// The noise-free value of a configuration that scored `observed`.
     fn true_value(&self, params: &Map<String, Value>, observed: f64) -> Result<f64> {
         match self {
@@ -135,6 +145,7 @@ impl Problem {
                 optimum: 0.0,
                 random_best: f64::NAN,
                 budget,
+                steps_per_unit: self.max_resource().unwrap_or(1) as u32,
             });
         }
         let space = Sweep::from_value(self.sweep(), "the benchmark sweep")?.space;
@@ -154,6 +165,7 @@ impl Problem {
             optimum,
             random_best: stats.expected_best,
             budget,
+            steps_per_unit: self.max_resource().unwrap_or(1) as u32,
         })
     }
 }
@@ -168,11 +180,13 @@ fn problems(settings: &BenchSettings) -> Result<Vec<Problem>> {
     match settings.suite.as_str() {
         "synthetic" => Ok(synthetic_suite().into_iter().map(Problem::Synthetic).collect()),
         "lcbench" => {
+            // All 34 tasks can be named with --problems; the default is six of them.
             let bench = Arc::new(Lcbench::load(&lcbench::locate(settings.lcbench_dir.as_deref())?)?);
-            Ok(LCBENCH_TASKS
-                .iter()
-                .map(|t| Problem::Lcbench {
-                    task: t.to_string(),
+            Ok(bench
+                .tasks()
+                .into_iter()
+                .map(|task| Problem::Lcbench {
+                    task,
                     bench: Arc::clone(&bench),
                 })
                 .collect())
@@ -195,6 +209,93 @@ fn problems(settings: &BenchSettings) -> Result<Vec<Problem>> {
     }
 }
 
+/// The pruners a bench strategy may name after `+`.
+const BENCH_PRUNERS: &[&str] = &["median", "asha", "hyperband", "wandb"];
+
+/// `tpe+hyperband`: the sampler, and the pruner that makes it multi-fidelity.
+fn split_strategy(name: &str) -> (&str, Option<&str>) {
+    match name.split_once('+') {
+        Some((sampler, pruner)) => (sampler, Some(pruner)),
+        None => (name, None),
+    }
+}
+
+/// A bench pruner over trials of `max_resource` steps, each rung η = 3 apart
+/// from step 1; `wandb` is W&B's `early_terminate` with `min_iter: 1`.
+fn bench_pruner(name: &str, max_resource: i64) -> Result<PrunerSpec> {
+    let spec = match name {
+        "wandb" => PrunerSpec::from_early_terminate(&json!({"type": "hyperband", "min_iter": 1, "eta": 3})),
+        "median" | "asha" | "hyperband" => {
+            let flags = PrunerFlags {
+                max_resource: Some(max_resource),
+                ..PrunerFlags::default()
+            };
+            PrunerSpec::from_flags(name, &flags).map(|s| s.expect("a named pruner"))
+        }
+        other => Err(format!(
+            "unknown bench pruner `{other}` (choose from {})",
+            BENCH_PRUNERS.join(", ")
+        )),
+    };
+    spec.map_err(anyhow::Error::msg)
+}
+
+/// Checks a strategy name before any study runs.
+fn check_strategy(name: &str, problems: &[Problem]) -> Result<()> {
+    let (sampler, pruner) = split_strategy(name);
+    build_sampler(sampler, 0, &SamplerOptions::default())?;
+    if let Some(pruner) = pruner {
+        bench_pruner(pruner, 2)?;
+        if let Some(p) = problems.iter().find(|p| p.max_resource().is_none()) {
+            bail!(
+                "`{name}` prunes learning curves, and {} has none (the lcbench suite has; cifar10 with a constant `epochs`)",
+                p.key()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The regret of the pick after each full-training equivalent of the budget:
+/// trials are charged the steps they ran (a trial without steps, one unit),
+/// and a trial counts once all its steps fit in the budget spent so far.
+fn regret_per_unit(
+    problem: &Problem,
+    trials: &[TrialRecord],
+    unit: i64,
+    budget: usize,
+    optimum: f64,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let (mut regret, mut believed) = (Vec::with_capacity(budget), Vec::with_capacity(budget));
+    let mut pick: Option<(f64, f64)> = None; // (observed, true)
+    let mut spent = 0i64;
+    let emit_until = |spent: i64, pick: Option<(f64, f64)>, regret: &mut Vec<f64>, believed: &mut Vec<f64>| {
+        while regret.len() < budget && (regret.len() as i64 + 1) * unit <= spent {
+            let (observed, truth) = pick.unwrap_or((f64::NAN, f64::NAN));
+            regret.push(truth - optimum);
+            believed.push(observed - optimum);
+        }
+    };
+    for t in trials.iter().filter(|t| t.counts()) {
+        let cost = match resource_used(t) {
+            0 => unit,
+            steps => steps,
+        };
+        // The budget points this trial's steps run past see the pick before it.
+        emit_until(spent + cost - 1, pick, &mut regret, &mut believed);
+        spent += cost;
+        if let (TrialState::Complete, Some(observed)) = (t.state, t.value) {
+            if pick.is_none_or(|(best, _)| observed < best) {
+                pick = Some((observed, problem.true_value(&t.params, observed)?));
+            }
+        }
+        emit_until(spent, pick, &mut regret, &mut believed);
+    }
+    // A finite space that ran out keeps its last pick to the end.
+    emit_until(i64::MAX, pick, &mut regret, &mut believed);
+    Ok((regret, believed))
+}
+
 /// Runs (or resumes) one study and reads its run back from the store.
 fn one_study(
     problem: &Problem,
@@ -206,6 +307,9 @@ fn one_study(
     let mut storage = Storage::open(&settings.storage_path)?;
     let config = problem.sweep();
     let sweep = Sweep::from_value(config.clone(), "the benchmark sweep")?;
+    let (sampler_name, pruner_name) = split_strategy(strategy);
+    let unit = problem.max_resource().unwrap_or(1);
+    let pruner = pruner_name.map(|p| bench_pruner(p, unit)).transpose()?;
     let name = format!("bench-{}-{strategy}-b{}-s{seed}", problem.key(), settings.budget);
     let record = storage.create_study(&StudyRecord {
         id: 0,
@@ -214,21 +318,27 @@ fn one_study(
         objective: problem.objective_json(),
         metric: sweep.metric.clone().map_or("value".into(), |m| m.name),
         goal: Goal::Minimize,
-        strategy: strategy.into(),
+        strategy: sampler_name.into(),
         seed,
         created: now(),
+        pruner: pruner.as_ref().map(PrunerSpec::to_json),
     })?;
     let study = Study { record, sweep };
-    let mut sampler = build_sampler(strategy, seed, &SamplerOptions::default())?;
+    let mut sampler = build_sampler(sampler_name, seed, &SamplerOptions::default())?;
     let mut objective = problem.objective();
     let worker = Worker::this_process(Duration::from_secs(120));
+    // Full fidelity spends the budget in trials; multi-fidelity in steps, a
+    // full training's worth per unit.
+    let steps = settings.budget as i64 * unit;
     let run_settings = RunSettings {
-        trials: settings.budget,
+        trials: if pruner.is_some() { steps as usize } else { settings.budget },
         quiet: true,
         storage_path: settings.storage_path.clone(),
         // A benchmark's studies are too short for a failure streak to matter.
         max_failures: 0,
+        resource_budget: pruner.is_some().then_some(steps),
     };
+    let pruner = pruner.map(|p| p.build(&|v| v));
     if study::run(
         &mut storage,
         &study,
@@ -236,35 +346,23 @@ fn one_study(
         objective.as_mut(),
         &worker,
         &run_settings,
+        pruner.as_deref(),
     )?
     .interrupted
     {
         return Ok(None);
     }
     let trials = storage.trials(study.record.id)?;
-    let mut record = RunRecord {
+    let (regret, believed_regret) = regret_per_unit(problem, &trials, unit, settings.budget, reference.optimum)?;
+    let seconds: Vec<f64> = trials.iter().filter_map(|t| t.suggest_seconds).collect();
+    Ok(Some(RunRecord {
         problem: problem.key(),
         strategy: strategy.into(),
         seed,
-        regret: Vec::new(),
-        believed_regret: Vec::new(),
-        suggest_seconds: 0.0,
-    };
-    let mut pick: Option<(f64, f64)> = None; // (observed, true)
-    let mut seconds = Vec::new();
-    for t in trials.iter().filter(|t| t.counts()) {
-        if let (TrialState::Complete, Some(observed)) = (t.state, t.value) {
-            if pick.is_none_or(|(best, _)| observed < best) {
-                pick = Some((observed, problem.true_value(&t.params, observed)?));
-            }
-        }
-        let (observed, truth) = pick.unwrap_or((f64::NAN, f64::NAN));
-        record.regret.push(truth - reference.optimum);
-        record.believed_regret.push(observed - reference.optimum);
-        seconds.extend(t.suggest_seconds);
-    }
-    record.suggest_seconds = seconds.iter().sum::<f64>() / seconds.len().max(1) as f64;
-    Ok(Some(record))
+        regret,
+        believed_regret,
+        suggest_seconds: seconds.iter().sum::<f64>() / seconds.len().max(1) as f64,
+    }))
 }
 
 /// Reads the peers' runs, keeping those of this suite and budget.
@@ -302,9 +400,14 @@ pub fn run(settings: &BenchSettings) -> Result<Summary> {
             );
         }
         problems.retain(|p| only.contains(&p.key()));
+    } else {
+        problems.retain(|p| match p {
+            Problem::Lcbench { task, .. } => LCBENCH_TASKS.contains(&task.as_str()),
+            _ => true,
+        });
     }
     for s in &settings.strategies {
-        build_sampler(s, 0, &SamplerOptions::default())?;
+        check_strategy(s, &problems)?;
     }
     // Create the store before the workers open it together.
     Storage::open(&settings.storage_path)?;

@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod format;
 pub mod objective;
+pub mod pruning;
 pub mod report;
 pub mod retest;
 pub mod space;

@@ -39,9 +39,13 @@ fn state_label(t: &TrialRecord) -> String {
 
 /// `bo show`: every trial and the best one.
 pub fn show(out: &mut impl Write, study: &StudyRecord, trials: &[TrialRecord]) -> Result<()> {
+    let pruner = match study.pruner.as_ref().and_then(|p| p.get("type")).and_then(Value::as_str) {
+        Some(kind) => format!(" · pruner {kind}"),
+        None => String::new(),
+    };
     writeln!(
         out,
-        "study {} · {} {} · strategy {} · seed {}",
+        "study {} · {} {} · strategy {}{pruner} · seed {}",
         study.name,
         study.goal.as_str(),
         study.metric,
@@ -69,9 +73,13 @@ pub fn show(out: &mut impl Write, study: &StudyRecord, trials: &[TrialRecord]) -
             if let Some(e) = &t.error {
                 detail = format!("{detail}  ({})", truncate(e, 80));
             }
+            let state = match (t.state, t.resource, t.abandoned) {
+                (TrialState::Pruned, Some(step), false) => format!("pruned at {step}"),
+                _ => state_label(t),
+            };
             [
                 t.number.to_string(),
-                state_label(t),
+                state,
                 t.value.map(format_value).unwrap_or_else(|| "–".into()),
                 seconds,
                 detail,
@@ -108,15 +116,22 @@ pub fn show(out: &mut impl Write, study: &StudyRecord, trials: &[TrialRecord]) -
     }
     let count = |s: TrialState| trials.iter().filter(|t| t.counts() && t.state == s).count();
     let retests = trials.iter().filter(|t| !t.is_search()).count();
+    let steps: i64 = trials.iter().filter(|t| t.counts()).map(crate::study::resource_used).sum();
     writeln!(
         out,
-        "{} complete, {} failed, {} running, {} abandoned{}",
+        "{} complete, {} pruned, {} failed, {} running, {} abandoned{}{}",
         count(TrialState::Complete),
+        count(TrialState::Pruned),
         count(TrialState::Failed),
         count(TrialState::Running),
         trials.iter().filter(|t| t.abandoned).count(),
         if retests > 0 {
             format!(", {retests} re-tests")
+        } else {
+            String::new()
+        },
+        if steps > 0 {
+            format!("; {steps} steps in all")
         } else {
             String::new()
         }
@@ -147,21 +162,26 @@ pub fn studies(out: &mut impl Write, studies: &[(StudyRecord, Vec<TrialRecord>)]
     }
     writeln!(
         out,
-        "{:<40}  {:>8}  {:>8}  {:<9}  {:<8}  best",
-        "study", "complete", "failed", "goal", "strategy"
+        "{:<40}  {:>8}  {:>8}  {:>8}  {:<9}  {:<8}  best",
+        "study", "complete", "pruned", "failed", "goal", "strategy"
     )?;
     for (s, trials) in studies {
-        let complete = trials.iter().filter(|t| t.state == TrialState::Complete).count();
-        let failed = trials.iter().filter(|t| t.state == TrialState::Failed).count();
+        let count = |state: TrialState| trials.iter().filter(|t| t.state == state).count();
+        let (complete, pruned, failed) = (
+            count(TrialState::Complete),
+            count(TrialState::Pruned),
+            count(TrialState::Failed),
+        );
         let best = best_trial(s.goal, trials)
             .and_then(|t| t.value)
             .map(format_value)
             .unwrap_or_else(|| "–".into());
         writeln!(
             out,
-            "{:<40}  {:>8}  {:>8}  {:<9}  {:<8}  {}",
+            "{:<40}  {:>8}  {:>8}  {:>8}  {:<9}  {:<8}  {}",
             s.name,
             complete,
+            pruned,
             failed,
             s.goal.as_str(),
             s.strategy,
@@ -187,6 +207,7 @@ pub fn trial_json(t: &TrialRecord) -> Value {
         "git_commit": t.git_commit,
         "suggest_seconds": t.suggest_seconds,
         "retest_of": t.retest_of,
+        "resource": t.resource,
         "intermediate": t.intermediate.iter().map(|(s, v)| json!({"step": s, "value": v})).collect::<Vec<_>>(),
         "metrics": t.metrics.iter().map(|(name, step, value)| json!({"name": name, "step": step, "value": value})).collect::<Vec<_>>(),
     })
@@ -198,6 +219,7 @@ pub fn export_json(out: &mut impl Write, study: &StudyRecord, trials: &[TrialRec
         "metric": study.metric,
         "goal": study.goal.as_str(),
         "strategy": study.strategy,
+        "pruner": study.pruner,
         "seed": study.seed,
         "config": study.config,
         "objective": study.objective,
@@ -231,6 +253,7 @@ pub fn export_csv(out: &mut impl Write, trials: &[TrialRecord]) -> Result<()> {
         "host",
         "git_commit",
         "retest_of",
+        "resource",
     ];
     w.write_record(
         fixed
@@ -251,6 +274,7 @@ pub fn export_csv(out: &mut impl Write, trials: &[TrialRecord]) -> Result<()> {
             t.host.clone(),
             t.git_commit.clone().unwrap_or_default(),
             t.retest_of.map(|n| n.to_string()).unwrap_or_default(),
+            t.resource.map(|n| n.to_string()).unwrap_or_default(),
         ];
         row.extend(names.iter().map(|n| match t.params.get(n) {
             Some(Value::String(s)) => s.clone(),

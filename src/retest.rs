@@ -152,7 +152,8 @@ pub fn run(
                 }))
             })?;
             let Some(trial) = started else { break };
-            if execute(storage, &study.record.name, objective, &trial, storage_path)? == Outcome::Interrupted {
+            // Re-tests run to the end: no pruner.
+            if execute(storage, study, objective, &trial, storage_path, None)? == Outcome::Interrupted {
                 return Ok(false);
             }
         }

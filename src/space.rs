@@ -11,6 +11,8 @@ use std::path::Path;
 use bo_surrogates::{Dim, DimKind, Domain, Prior};
 use serde_json::{Map, Value};
 
+use crate::pruning::PrunerSpec;
+
 /// The sweep's `method`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
@@ -73,8 +75,8 @@ pub struct Sweep {
     pub program: Option<String>,
     pub command: Option<Vec<String>>,
     pub run_cap: Option<usize>,
-    /// Read and kept, not applied yet.
-    pub early_terminate: Option<Value>,
+    /// The pruner of the sweep's `pruner:` key, or of W&B's `early_terminate`.
+    pub pruner: Option<PrunerSpec>,
     /// The file's content as JSON, stored with the study so it can be re-read.
     pub raw: Value,
 }
@@ -134,6 +136,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "command",
     "run_cap",
     "early_terminate",
+    "pruner",
     "name",
     "description",
     "project",
@@ -429,6 +432,14 @@ impl Sweep {
                     as usize,
             ),
         };
+        let pruner = match (map.get("pruner"), map.get("early_terminate")) {
+            (Some(_), Some(_)) => return Err(top("give `pruner` or W&B's `early_terminate`, not both".into())),
+            (Some(p), None) => Some(PrunerSpec::from_sweep(p).map_err(|e| top(format!("pruner: {e}")))?),
+            (None, Some(e)) => Some(
+                PrunerSpec::from_early_terminate(e).map_err(|message| top(format!("early_terminate: {message}")))?,
+            ),
+            (None, None) => None,
+        };
         Ok(Sweep {
             method,
             metric,
@@ -436,7 +447,7 @@ impl Sweep {
             program,
             command,
             run_cap,
-            early_terminate: map.get("early_terminate").cloned(),
+            pruner,
             raw,
         })
     }

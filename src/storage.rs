@@ -62,6 +62,8 @@ pub struct StudyRecord {
     pub strategy: String,
     pub seed: u64,
     pub created: f64,
+    /// The pruner trials are stopped early by, as JSON (see `pruning`); none if absent.
+    pub pruner: Option<Value>,
 }
 
 #[derive(Clone, Debug)]
@@ -85,6 +87,8 @@ pub struct TrialRecord {
     pub suggest_seconds: Option<f64>,
     /// For a re-test: the number of the search trial whose configuration it repeats.
     pub retest_of: Option<u64>,
+    /// The resource the trial used: its last step, once it ended with steps.
+    pub resource: Option<i64>,
     pub intermediate: Vec<(i64, f64)>,
     /// Other measurements: name, step (none for a final one), value.
     pub metrics: Vec<(String, Option<i64>, f64)>,
@@ -162,12 +166,20 @@ fn process_alive(pid: u32) -> bool {
 pub struct Storage {
     conn: Connection,
     path: PathBuf,
+    /// The schema version read: a read-only look at an older database reads its columns.
+    version: i32,
 }
 
 /// SQLite's `application_id` of a bo database: "bodb".
 const APPLICATION_ID: i32 = 0x626F_6462;
 /// The schema's version (`user_version`); older bo databases are migrated on opening.
-const SCHEMA_VERSION: i32 = 1;
+const SCHEMA_VERSION: i32 = 2;
+/// What takes a database from the version before to each version after 1.
+const MIGRATIONS: &[(i32, &str)] = &[(
+    2,
+    "ALTER TABLE studies ADD COLUMN pruner TEXT;
+     ALTER TABLE trials ADD COLUMN resource INTEGER;",
+)];
 /// The tables bo creates, for recognising a database of an earlier bo that was not marked yet.
 const BO_TABLES: &[&str] = &["studies", "trials", "intermediate", "metrics"];
 
@@ -331,6 +343,7 @@ impl Storage {
         let storage = Storage {
             conn,
             path: path.to_path_buf(),
+            version: SCHEMA_VERSION,
         };
         storage
             .conn
@@ -389,8 +402,16 @@ impl Storage {
         if application_id == APPLICATION_ID && version == SCHEMA_VERSION {
             return Ok(());
         }
-        // Version 0 (new, or unmarked from an earlier bo) to 1: the tables as above.
-        tx.execute_batch(SCHEMA).context(self.origin())?;
+        // Version 0 (new, or unmarked from an earlier bo) to 1: the tables as
+        // above; then each migration past the version found.
+        let version = if application_id == APPLICATION_ID { version } else { 0 };
+        if version < 1 {
+            tx.execute_batch(SCHEMA).context(self.origin())?;
+        }
+        for (target, sql) in MIGRATIONS.iter().filter(|(target, _)| *target > version) {
+            tx.execute_batch(sql)
+                .with_context(|| format!("migrating {} to schema version {target}", self.path.display()))?;
+        }
         tx.pragma_update(None, "application_id", APPLICATION_ID)
             .context(self.origin())?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
@@ -416,6 +437,11 @@ impl Storage {
             ),
             Found::Bo(_) | Found::UnmarkedBo => {}
         }
+        // An unmarked database has the columns of schema 1, perhaps fewer tables.
+        let version = match inspect(path)? {
+            Found::Bo(version) => version,
+            _ => 0,
+        };
         // With no write-ahead log beside it, no connection has the database
         // open: read it as immutable, which creates no -wal or -shm file.
         let mut wal = path.as_os_str().to_owned();
@@ -430,6 +456,7 @@ impl Storage {
         Ok(Storage {
             conn,
             path: path.to_path_buf(),
+            version,
         })
     }
 
@@ -450,7 +477,8 @@ impl Storage {
     pub fn create_study(&self, study: &StudyRecord) -> Result<StudyRecord> {
         self.conn
             .execute(
-                "INSERT OR IGNORE INTO studies (name, config, objective, metric, goal, strategy, seed, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT OR IGNORE INTO studies (name, config, objective, metric, goal, strategy, seed, created, pruner) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     study.name,
                     study.config.to_string(),
@@ -459,7 +487,8 @@ impl Storage {
                     study.goal.as_str(),
                     study.strategy,
                     study.seed as i64,
-                    study.created
+                    study.created,
+                    study.pruner.as_ref().map(Value::to_string)
                 ],
             )
             .with_context(|| format!("cannot create study `{}` in {}", study.name, self.origin()))?;
@@ -476,9 +505,18 @@ impl Storage {
         .map(drop)
     }
 
+    /// Records the pruner a resumed study continues with.
+    pub fn set_pruner(&self, study_id: i64, pruner: Option<&Value>) -> Result<()> {
+        self.execute(
+            "UPDATE studies SET pruner = ?1 WHERE id = ?2",
+            params![pruner.map(Value::to_string), study_id],
+        )
+        .map(drop)
+    }
+
     pub fn study(&self, name: &str) -> Result<Option<StudyRecord>> {
         self.conn
-            .query_row("SELECT id, name, config, objective, metric, goal, strategy, seed, created FROM studies WHERE name = ?1", [name], study_from_row)
+            .query_row(&format!("{} WHERE name = ?1", self.select_studies()), [name], study_from_row)
             .optional()
             .context(self.origin())?
             .transpose()
@@ -486,9 +524,7 @@ impl Storage {
 
     pub fn studies(&self) -> Result<Vec<StudyRecord>> {
         let read = || -> Result<Vec<StudyRecord>> {
-            let mut stmt = self.conn.prepare(
-                "SELECT id, name, config, objective, metric, goal, strategy, seed, created FROM studies ORDER BY created",
-            )?;
+            let mut stmt = self.conn.prepare(&format!("{} ORDER BY created", self.select_studies()))?;
             let rows = stmt.query_map([], study_from_row)?;
             rows.map(|r| r?).collect()
         };
@@ -497,7 +533,7 @@ impl Storage {
 
     /// All trials of a study, in order, with their intermediate values.
     pub fn trials(&self, study_id: i64) -> Result<Vec<TrialRecord>> {
-        load_trials(&self.conn, study_id).context(self.origin())
+        load_trials(&self.conn, study_id, self.version).context(self.origin())
     }
 
     /// In one exclusive transaction: marks trials of dead workers as failed,
@@ -515,7 +551,7 @@ impl Storage {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .context(origin.clone())?;
         reap_abandoned(&tx, study_id, worker).context(origin.clone())?;
-        let trials = load_trials(&tx, study_id).context(origin.clone())?;
+        let trials = load_trials(&tx, study_id, SCHEMA_VERSION).context(origin.clone())?;
         let number = trials.iter().map(|t| t.number + 1).max().unwrap_or(0);
         let Some(new) = choose(&trials, number)? else {
             tx.commit().context(origin)?;
@@ -559,6 +595,7 @@ impl Storage {
             abandoned: false,
             suggest_seconds: new.suggest_seconds,
             retest_of: new.retest_of,
+            resource: None,
             intermediate: Vec::new(),
             metrics: Vec::new(),
         }))
@@ -600,12 +637,46 @@ impl Storage {
     /// Records a running trial's end. Returns false, recording nothing, when
     /// the trial is no longer running: another worker took it as abandoned,
     /// and an abandoned trial is never overwritten.
+    /// Records a running trial's end, with the resource it used (its last
+    /// step, if it reported any). Returns false, recording nothing, when the
+    /// trial is no longer running: another worker took it as abandoned, and an
+    /// abandoned trial is never overwritten.
     pub fn finish(&self, trial_id: i64, state: TrialState, value: Option<f64>, error: Option<&str>) -> Result<bool> {
         let changed = self.execute(
-            "UPDATE trials SET state = ?1, value = ?2, error = ?3, ended = ?4 WHERE id = ?5 AND state = 'running'",
+            "UPDATE trials SET state = ?1, value = ?2, error = ?3, ended = ?4, \
+             resource = (SELECT MAX(step) FROM intermediate WHERE trial_id = ?5) \
+             WHERE id = ?5 AND state = 'running'",
             params![state.as_str(), value, error, now(), trial_id],
         )?;
         Ok(changed == 1)
+    }
+
+    /// The loss-free view pruners compare with: for every search trial of the
+    /// study that reported a step at or after `step`, its number, state and
+    /// value at the first such step.
+    pub fn values_at(&self, study_id: i64, step: i64) -> Result<Vec<(u64, TrialState, f64)>> {
+        let read = || -> Result<Vec<(u64, TrialState, f64)>> {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT t.number, t.state, i.value FROM trials t JOIN intermediate i ON i.trial_id = t.id \
+                 WHERE t.study_id = ?1 AND t.retest_of IS NULL AND t.abandoned = 0 \
+                 AND i.step = (SELECT MIN(step) FROM intermediate WHERE trial_id = t.id AND step >= ?2)",
+            )?;
+            let rows = stmt.query_map(params![study_id, step], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?, r.get::<_, f64>(2)?))
+            })?;
+            rows.map(|r| {
+                let (number, state, value) = r?;
+                Ok((number, TrialState::parse(&state)?, value))
+            })
+            .collect()
+        };
+        read().context(self.origin())
+    }
+
+    /// The studies' columns, `pruner` only where the schema has it.
+    fn select_studies(&self) -> String {
+        let pruner = if self.version >= 2 { "pruner" } else { "NULL" };
+        format!("SELECT id, name, config, objective, metric, goal, strategy, seed, created, {pruner} FROM studies")
     }
 
     fn execute(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
@@ -618,6 +689,7 @@ fn study_from_row(row: &rusqlite::Row) -> rusqlite::Result<Result<StudyRecord>> 
     let objective: String = row.get(3)?;
     let goal: String = row.get(5)?;
     let seed: i64 = row.get(7)?;
+    let pruner: Option<String> = row.get(9)?;
     let build = || -> Result<StudyRecord> {
         Ok(StudyRecord {
             id: row.get(0)?,
@@ -633,16 +705,22 @@ fn study_from_row(row: &rusqlite::Row) -> rusqlite::Result<Result<StudyRecord>> 
             strategy: row.get(6)?,
             seed: seed as u64,
             created: row.get(8)?,
+            pruner: pruner
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .context("corrupt study pruner")?,
         })
     };
     Ok(build())
 }
 
-fn load_trials(conn: &Connection, study_id: i64) -> Result<Vec<TrialRecord>> {
-    let mut stmt = conn.prepare(
+fn load_trials(conn: &Connection, study_id: i64, version: i32) -> Result<Vec<TrialRecord>> {
+    let resource = if version >= 2 { "resource" } else { "NULL" };
+    let mut stmt = conn.prepare(&format!(
         "SELECT id, number, state, params, value, seed, started, ended, heartbeat, error, host, pid, git_commit, \
-         abandoned, suggest_seconds, retest_of FROM trials WHERE study_id = ?1 ORDER BY number",
-    )?;
+         abandoned, suggest_seconds, retest_of, {resource} FROM trials WHERE study_id = ?1 ORDER BY number"
+    ))?;
     let rows = stmt.query_map([study_id], |row| {
         let record = TrialRecord {
             id: row.get(0)?,
@@ -661,6 +739,7 @@ fn load_trials(conn: &Connection, study_id: i64) -> Result<Vec<TrialRecord>> {
             abandoned: row.get(13)?,
             suggest_seconds: row.get(14)?,
             retest_of: row.get::<_, Option<i64>>(15)?.map(|n| n as u64),
+            resource: row.get(16)?,
             intermediate: Vec::new(),
             metrics: Vec::new(),
         };
@@ -689,6 +768,19 @@ fn load_trials(conn: &Connection, study_id: i64) -> Result<Vec<TrialRecord>> {
         if let Some(&i) = index.get(&trial_id) {
             trials[i].intermediate.push((step, value));
         }
+    }
+    // An unmarked database of an early bo may predate the metrics table.
+    let has_metrics = version >= 1
+        || conn
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'metrics'",
+                [],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+    if !has_metrics {
+        return Ok(trials);
     }
     let mut stmt = conn.prepare(
         "SELECT m.trial_id, m.name, m.step, m.value FROM metrics m JOIN trials t ON t.id = m.trial_id WHERE t.study_id = ?1 ORDER BY m.rowid",

@@ -6,10 +6,11 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
+use bo_surrogates::pruners::{PeerValue, Peers, Progress, Pruner};
 use bo_surrogates::{History, Observation, Sampler};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::objective::{interrupted, Objective, Outcome, Report, TrialContext};
+use crate::objective::{interrupted, Decision, Objective, Outcome, Report, TrialContext};
 use crate::space::{Goal, Space, Sweep};
 use crate::storage::{NewTrial, Storage, StudyRecord, TrialRecord, TrialState, Worker};
 
@@ -34,23 +35,92 @@ pub fn trial_seed(study_seed: u64, number: u64) -> u64 {
     (z ^ (z >> 31)) >> 1
 }
 
+/// The observations model-based strategies need at a fidelity before it is
+/// the one they learn from: about two per searched parameter.
+fn enough_at_level(dims: usize) -> usize {
+    (2 * dims).max(10)
+}
+
+/// Where a trial's value is read for the strategies under a pruner.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Level {
+    /// The final value of complete trials.
+    Final,
+    /// The value at the first step at or after this one.
+    Step(i64),
+}
+
+/// A trial's value (as reported) at the first step at or after `step`.
+fn value_at(trial: &TrialRecord, step: i64) -> Option<f64> {
+    trial.intermediate.iter().find(|(s, _)| *s >= step).map(|p| p.1)
+}
+
+/// BOHB's choice: the highest fidelity with enough observations, else the
+/// best-populated one. Fidelities are the pruner's rungs (every reported step
+/// for pruners without rungs) and the final value.
+fn fidelity_level(dims: usize, trials: &[&TrialRecord], pruner: &dyn Pruner) -> Level {
+    let count = |level: Level| {
+        trials
+            .iter()
+            .filter(|t| match level {
+                Level::Final => t.state == TrialState::Complete,
+                Level::Step(s) => {
+                    matches!(t.state, TrialState::Complete | TrialState::Pruned) && value_at(t, s).is_some()
+                }
+            })
+            .count()
+    };
+    let mut steps: Vec<i64> = trials
+        .iter()
+        .flat_map(|t| {
+            pruner
+                .rungs(t.number)
+                .unwrap_or_else(|| t.intermediate.iter().map(|p| p.0).collect())
+        })
+        .collect();
+    steps.sort_unstable();
+    steps.dedup();
+    let levels = std::iter::once(Level::Final).chain(steps.into_iter().rev().map(Level::Step));
+    let counted: Vec<(Level, usize)> = levels.map(|l| (l, count(l))).collect();
+    counted
+        .iter()
+        .find(|(_, n)| *n >= enough_at_level(dims))
+        .or_else(|| counted.iter().max_by_key(|(_, n)| *n))
+        .map_or(Level::Final, |(l, _)| *l)
+}
+
 /// What strategies learn from stored trials. Configurations outside the
-/// space (a study resumed with a changed sweep) are left out.
-pub fn history(space: &Space, goal: Goal, trials: &[TrialRecord]) -> History {
+/// space (a study resumed with a changed sweep) are left out. Under a
+/// pruner, values come from one fidelity (BOHB's rule, see
+/// [`fidelity_level`]): pruned trials there are low-fidelity evidence, never
+/// failures and never final values; those stopped below it are only kept from
+/// being proposed again.
+pub fn history(space: &Space, goal: Goal, trials: &[TrialRecord], pruner: Option<&dyn Pruner>) -> History {
+    let searched: Vec<&TrialRecord> = trials.iter().filter(|t| t.is_search() && !t.abandoned).collect();
+    let level = match pruner {
+        Some(p) => fidelity_level(space.domain().len(), &searched, p),
+        None => Level::Final,
+    };
     let mut history = History::default();
-    for trial in trials.iter().filter(|t| t.is_search()) {
+    for trial in searched {
         let Some(point) = space.encode(&trial.params) else {
             continue;
         };
-        match (trial.state, trial.value) {
-            (TrialState::Complete, Some(v)) if v.is_finite() => history.complete.push(Observation {
-                point,
-                value: goal.to_loss(v),
-            }),
+        let observed = match (trial.state, level) {
+            (TrialState::Complete, Level::Final) => trial.value,
+            (TrialState::Complete | TrialState::Pruned, Level::Step(step)) => value_at(trial, step),
+            _ => None,
+        };
+        match (trial.state, observed) {
             (TrialState::Running, _) => history.pending.push(point),
-            // Abandoned trials were never evaluated: they may be proposed again.
-            _ if trial.abandoned => {}
-            _ => history.failed.push(point),
+            (TrialState::Complete | TrialState::Pruned, Some(v)) if v.is_finite() => {
+                history.complete.push(Observation {
+                    point,
+                    value: goal.to_loss(v),
+                })
+            }
+            (TrialState::Complete | TrialState::Pruned, _) => history.seen.push(point),
+            (TrialState::Failed, _) => history.failed.push(point),
         }
     }
     history
@@ -81,6 +151,8 @@ pub struct RunSettings {
     pub storage_path: PathBuf,
     /// Stop once this many trials in a row failed for the same reason (0: never).
     pub max_failures: usize,
+    /// Start no trial once the study's trials used this many steps in all.
+    pub resource_budget: Option<i64>,
 }
 
 pub struct RunReport {
@@ -136,30 +208,105 @@ impl Drop for Heartbeat {
     }
 }
 
+/// The other trials' values at a step, read from the store for a pruner.
+struct StoredPeers<'a> {
+    storage: &'a Storage,
+    study_id: i64,
+    goal: Goal,
+    error: Option<anyhow::Error>,
+}
+
+impl Peers for StoredPeers<'_> {
+    fn at(&mut self, step: i64) -> Vec<PeerValue> {
+        match self.storage.values_at(self.study_id, step) {
+            Ok(values) => values
+                .into_iter()
+                .map(|(number, state, value)| PeerValue {
+                    number,
+                    complete: state == TrialState::Complete,
+                    loss: self.goal.to_loss(value),
+                })
+                .collect(),
+            Err(e) => {
+                self.error.get_or_insert(e);
+                Vec::new()
+            }
+        }
+    }
+}
+
 /// Evaluates a started trial and records its outcome: the value, the
-/// failure and its reason, or (on Ctrl-C) an abandoned trial.
+/// failure and its reason, a trial the pruner stopped (with its last value
+/// and step), or (on Ctrl-C) an abandoned trial.
 pub fn execute(
     storage: &Storage,
-    study_name: &str,
+    study: &Study,
     objective: &mut dyn Objective,
     trial: &TrialRecord,
     storage_path: &std::path::Path,
+    pruner: Option<&dyn Pruner>,
 ) -> Result<Outcome> {
     let heartbeat = Heartbeat::start(storage_path.to_path_buf(), trial.id);
     let context = TrialContext {
-        study: study_name,
+        study: &study.record.name,
         number: trial.number,
         seed: trial.seed,
         params: &trial.params,
     };
+    let goal = study.goal();
     let mut report_error = None;
+    // The trial's curve as losses, for the pruner, and its last reported value.
+    let mut curve: Vec<(i64, f64)> = Vec::new();
+    let mut last = None;
+    let mut not_finite = None;
     let outcome = objective.evaluate(&context, &mut |report| {
         let stored = match report {
-            Report::Intermediate { step, value } => storage.report(trial.id, step, value),
-            Report::Metric { name, step, value } => storage.record_metric(trial.id, name, step, value),
+            Report::Intermediate { value, step } if !value.is_finite() => {
+                not_finite.get_or_insert(format!("the intermediate value at step {step} is {value}"));
+                return Decision::Prune;
+            }
+            Report::Intermediate { step, value } => {
+                curve.push((step, goal.to_loss(value)));
+                last = Some(value);
+                storage.report(trial.id, step, value)
+            }
+            Report::Metric { name, step, value } => {
+                return match storage.record_metric(trial.id, name, step, value) {
+                    Ok(()) => Decision::Continue,
+                    Err(e) => {
+                        report_error.get_or_insert(e);
+                        Decision::Continue
+                    }
+                };
+            }
         };
         if let Err(e) = stored {
             report_error.get_or_insert(e);
+            return Decision::Continue;
+        }
+        let Some(pruner) = pruner else {
+            return Decision::Continue;
+        };
+        let mut peers = StoredPeers {
+            storage,
+            study_id: study.record.id,
+            goal,
+            error: None,
+        };
+        let prune = pruner.should_prune(
+            &Progress {
+                number: trial.number,
+                curve: &curve,
+            },
+            &mut peers,
+        );
+        if let Some(e) = peers.error {
+            report_error.get_or_insert(e);
+        }
+        if prune {
+            Decision::Prune
+        } else {
+            Decision::Continue
         }
     });
     drop(heartbeat);
@@ -167,13 +314,17 @@ pub fn execute(
         return Err(e.context(format!("cannot record an intermediate value of trial {}", trial.number)));
     }
     // No objective may hand a NaN to the strategies.
-    let outcome = match outcome {
-        Outcome::Complete(value) if !value.is_finite() => Outcome::Failed(format!("the objective returned {value}")),
-        other => other,
+    let outcome = match (outcome, not_finite) {
+        (_, Some(reason)) => Outcome::Failed(reason),
+        (Outcome::Complete(value), None) if !value.is_finite() => {
+            Outcome::Failed(format!("the objective returned {value}"))
+        }
+        (other, None) => other,
     };
     let recorded = match &outcome {
         Outcome::Complete(value) => storage.finish(trial.id, TrialState::Complete, Some(*value), None)?,
         Outcome::Failed(reason) => storage.finish(trial.id, TrialState::Failed, None, Some(reason))?,
+        Outcome::Pruned => storage.finish(trial.id, TrialState::Pruned, last, None)?,
         Outcome::Interrupted => {
             storage.abandon(trial.id, "interrupted (Ctrl-C, SIGTERM or SIGHUP) before it finished")?;
             true
@@ -189,6 +340,14 @@ pub fn execute(
     Ok(outcome)
 }
 
+/// The resource a trial used so far: its last step (0 before any).
+pub fn resource_used(trial: &TrialRecord) -> i64 {
+    trial
+        .resource
+        .or_else(|| trial.intermediate.last().map(|p| p.0))
+        .unwrap_or(0)
+}
+
 pub fn run(
     storage: &mut Storage,
     study: &Study,
@@ -196,6 +355,7 @@ pub fn run(
     objective: &mut dyn Objective,
     worker: &Worker,
     settings: &RunSettings,
+    pruner: Option<&dyn Pruner>,
 ) -> Result<RunReport> {
     let space = &study.sweep.space;
     let domain = space.domain();
@@ -221,10 +381,14 @@ pub fn run(
             .count()
     };
     let show_best = |trials: &[TrialRecord]| {
-        best_trial(goal, trials)
+        let best = best_trial(goal, trials)
             .and_then(|t| t.value)
             .map(crate::format::format_value)
-            .unwrap_or_else(|| "–".into())
+            .unwrap_or_else(|| "–".into());
+        match trials.iter().filter(|t| t.state == TrialState::Pruned).count() {
+            0 => best,
+            pruned => format!("{best} · {pruned} pruned"),
+        }
     };
 
     let mut exhausted = false;
@@ -250,7 +414,13 @@ pub fn run(
             if trials.iter().filter(|t| t.counts()).count() >= settings.trials {
                 return Ok(None);
             }
-            let history = history(space, goal, trials);
+            if let Some(budget) = settings.resource_budget {
+                let used: i64 = trials.iter().filter(|t| t.counts()).map(resource_used).sum();
+                if used >= budget {
+                    return Ok(None);
+                }
+            }
+            let history = history(space, goal, trials, pruner);
             let clock = std::time::Instant::now();
             match sampler
                 .suggest(&domain, &history)
@@ -270,7 +440,7 @@ pub fn run(
         })?;
         let Some(trial) = started else { break };
 
-        let outcome = execute(storage, &study.record.name, objective, &trial, &settings.storage_path)?;
+        let outcome = execute(storage, study, objective, &trial, &settings.storage_path, pruner)?;
         match &outcome {
             Outcome::Failed(reason) => {
                 progress.suspend(|| eprintln!("trial {} failed: {reason}", trial.number));

@@ -96,7 +96,7 @@ fn random_on_branin_resumes_to_thirty_with_the_same_first_twenty() {
     assert_eq!(trials(&export(d, "b")).len(), 30);
     let shown = ok(bo(d, &["show", "b"]));
     assert!(
-        shown.contains("30 complete, 0 failed") && shown.contains("best: trial"),
+        shown.contains("30 complete, 0 pruned, 0 failed") && shown.contains("best: trial"),
         "{shown}"
     );
     let csv = ok(bo(d, &["export", "b", "--format", "csv"]));

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use bo::pruning::PrunerSpec;
 use bo::space::{Goal, Method, Sweep};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -66,7 +67,13 @@ fn every_distribution_samples_within_its_bounds() {
     let sweep = Sweep::from_file(&fixture("all_distributions.yaml")).unwrap();
     assert_eq!(sweep.method, Method::Random);
     assert_eq!(sweep.run_cap, Some(12));
-    assert!(sweep.early_terminate.is_some());
+    // W&B's early_terminate becomes its hyperband pruner, bands from min_iter 3 by η = 3.
+    match &sweep.pruner {
+        Some(PrunerSpec::WandbHyperband { bands, eta, strict }) => {
+            assert_eq!((&bands[..3], *eta, *strict), (&[3, 9, 27][..], 3.0, false))
+        }
+        other => panic!("{other:?}"),
+    }
     assert_eq!(sweep.command.as_ref().unwrap()[3], "--fixed=1");
     let configs = draw(&sweep, 4000);
     let within = |key: &str, lo: f64, hi: f64| {

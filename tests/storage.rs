@@ -18,6 +18,7 @@ fn study(storage: &Storage) -> StudyRecord {
             strategy: "random".into(),
             seed: 42,
             created: now(),
+            pruner: None,
         })
         .unwrap()
 }
@@ -203,14 +204,23 @@ fn state(dir: &std::path::Path) -> (Vec<u8>, Vec<String>) {
 fn reading_writes_nothing_and_an_unmarked_database_of_an_earlier_bo_is_adopted() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bo.db");
-    // A database as bo wrote it before databases were marked: its tables, no application_id.
-    {
-        let storage = Storage::open(&path).unwrap();
-        study(&storage);
-    }
+    // A database as bo wrote it before databases were marked: its tables of
+    // then (schema 1), no application_id, one study.
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("PRAGMA application_id = 0; PRAGMA user_version = 0;")
-        .unwrap();
+    conn.execute_batch(
+        "CREATE TABLE studies (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, config TEXT NOT NULL, \
+         objective TEXT NOT NULL, metric TEXT NOT NULL, goal TEXT NOT NULL, strategy TEXT NOT NULL, \
+         seed INTEGER NOT NULL, created REAL NOT NULL);
+         CREATE TABLE trials (id INTEGER PRIMARY KEY, study_id INTEGER NOT NULL, number INTEGER NOT NULL, \
+         state TEXT NOT NULL, params TEXT NOT NULL, value REAL, seed INTEGER NOT NULL, started REAL NOT NULL, \
+         ended REAL, heartbeat REAL NOT NULL, error TEXT, host TEXT NOT NULL, pid INTEGER NOT NULL, git_commit TEXT, \
+         abandoned INTEGER NOT NULL DEFAULT 0, suggest_seconds REAL, retest_of INTEGER, UNIQUE (study_id, number));
+         CREATE TABLE intermediate (trial_id INTEGER NOT NULL, step INTEGER NOT NULL, value REAL NOT NULL, \
+         PRIMARY KEY (trial_id, step));
+         INSERT INTO studies VALUES (1, 's', '{\"parameters\": {}}', '{}', 'value', 'maximize', 'random', 42, 0);
+         INSERT INTO trials VALUES (1, 1, 0, 'complete', '{\"x\": 0.5}', 1.5, 7, 0, 1, 1, NULL, 'h', 1, NULL, 0, NULL, NULL);",
+    )
+    .unwrap();
     drop(conn);
     let header = |p: &std::path::Path| {
         let bytes = std::fs::read(p).unwrap();
@@ -221,12 +231,14 @@ fn reading_writes_nothing_and_an_unmarked_database_of_an_earlier_bo_is_adopted()
     let before = state(dir.path());
     let reader = Storage::open_read_only(&path).unwrap();
     assert_eq!(reader.studies().unwrap().len(), 1);
+    assert_eq!(reader.trials(1).unwrap()[0].value, Some(1.5));
     drop(reader);
     assert_eq!(state(dir.path()), before, "reading changed the folder");
 
-    // Writing marks it as bo's, schema version 1, and keeps its study.
+    // Writing marks it as bo's, migrates it to the current schema, and keeps its study.
     let storage = Storage::open(&path).unwrap();
     assert_eq!(storage.study("s").unwrap().unwrap().seed, 42);
+    assert_eq!(storage.trials(1).unwrap()[0].value, Some(1.5));
     drop(storage);
-    assert_eq!(header(&path), (1i32.to_be_bytes().to_vec(), b"bodb".to_vec()));
+    assert_eq!(header(&path), (2i32.to_be_bytes().to_vec(), b"bodb".to_vec()));
 }

@@ -243,6 +243,7 @@ mod tests {
                 optimum: 0.0,
                 random_best: 0.5,
                 budget: 2,
+                steps_per_unit: 1,
             })
             .collect();
         let mut runs = Vec::new();

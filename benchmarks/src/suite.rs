@@ -62,7 +62,15 @@ pub struct Reference {
     pub optimum: f64,
     /// Random search's expected best (noise-free) value after `budget` trials.
     pub random_best: f64,
+    /// In full-training equivalents: trials at full fidelity.
     pub budget: usize,
+    /// Steps (epochs) in one full training; 1 for problems without learning curves.
+    #[serde(default = "one_step")]
+    pub steps_per_unit: u32,
+}
+
+fn one_step() -> u32 {
+    1
 }
 
 impl Reference {
@@ -110,9 +118,10 @@ pub struct RunRecord {
     pub problem: String,
     pub strategy: String,
     pub seed: u64,
-    /// After each trial: the noise-free regret of the pick (the best observed trial).
+    /// After each full-training equivalent of the budget (a trial at full
+    /// fidelity): the noise-free regret of the pick (the best completed trial).
     pub regret: Vec<f64>,
-    /// After each trial: the observed (possibly noisy) value of the pick minus the optimum.
+    /// At the same points: the observed (possibly noisy) value of the pick minus the optimum.
     #[serde(default)]
     pub believed_regret: Vec<f64>,
     /// Mean seconds the strategy took per suggestion.
@@ -136,6 +145,7 @@ mod tests {
             optimum: 0.0,
             random_best: 0.1,
             budget: 9,
+            steps_per_unit: 1,
         };
         assert!((r.normalize(0.05) - 0.5).abs() < 1e-12);
     }

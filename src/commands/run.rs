@@ -9,6 +9,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use bo::format;
 use bo::objective::training::{self, DataFlags, Dataset};
 use bo::objective::FunctionObjective;
+use bo::pruning::{PrunerFlags, PrunerSpec};
 use bo::space::{Goal, Sweep};
 use bo::storage::{now, Storage, StudyRecord, TrialState, Worker};
 use bo::study::{self, best_trial, RunSettings, Study, MIN_HEARTBEAT_TIMEOUT};
@@ -80,6 +81,8 @@ pub struct RunArgs {
     /// Stop (and exit non-zero) once this many trials in a row failed for the same reason; 0 never stops.
     #[arg(long, default_value_t = 5)]
     max_failures: usize,
+    #[command(flatten)]
+    pruning: PrunerArgs,
     /// After the search, re-test the best K configurations with fresh seeds.
     #[arg(long, default_value_t = 0)]
     retest_top_k: usize,
@@ -89,6 +92,58 @@ pub struct RunArgs {
     /// No progress bar; print one JSON line with the result.
     #[arg(long, short)]
     quiet: bool,
+}
+
+#[derive(clap::Args)]
+#[command(next_help_heading = "Pruning (stopping unpromising trials early)")]
+struct PrunerArgs {
+    /// none, median, percentile, threshold, asha or hyperband (default: the sweep's `pruner`
+    /// or W&B `early_terminate`). With one, gp and tpe learn BOHB-style from the highest rung
+    /// with enough trials.
+    #[arg(long)]
+    pruner: Option<String>,
+    /// No trial is stopped before this step [default: 1].
+    #[arg(long)]
+    min_resource: Option<i64>,
+    /// The steps of a full trial, e.g. its epochs (hyperband; asha's last rung).
+    #[arg(long)]
+    max_resource: Option<i64>,
+    /// η: one trial in η goes on at each rung (asha, hyperband) [default: 3].
+    #[arg(long)]
+    reduction_factor: Option<f64>,
+    /// The percentile pruner's percentile, 0 to 100: the lower, the more it stops.
+    #[arg(long)]
+    percentile: Option<f64>,
+    /// The threshold pruner's bound: a trial whose metric is worse stops.
+    #[arg(long)]
+    threshold: Option<f64>,
+    /// Completed trials before median or percentile stops any [default: 5].
+    #[arg(long)]
+    startup_trials: Option<usize>,
+    /// Start no new trial once the study's trials have used this many steps in all.
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
+    resource_budget: Option<i64>,
+}
+
+impl PrunerArgs {
+    /// The pruner `--pruner` names: `None` without the flag, `Some(None)` for `none`.
+    fn spec(&self) -> Result<Option<Option<PrunerSpec>>> {
+        let flags = PrunerFlags {
+            min_resource: self.min_resource,
+            max_resource: self.max_resource,
+            reduction_factor: self.reduction_factor,
+            percentile: self.percentile,
+            threshold: self.threshold,
+            startup_trials: self.startup_trials,
+        };
+        match &self.pruner {
+            Some(name) => Ok(Some(PrunerSpec::from_flags(name, &flags).map_err(anyhow::Error::msg)?)),
+            None if flags != PrunerFlags::default() => {
+                bail!("the pruner's settings (--min-resource, --max-resource, ...) go with --pruner NAME")
+            }
+            None => Ok(None),
+        }
+    }
 }
 
 /// Workers beat every few seconds; a shorter timeout would let them take
@@ -171,6 +226,10 @@ fn new_study(args: &RunArgs, name: Option<&str>) -> Result<(StudyRecord, String)
     let name = name
         .map(str::to_owned)
         .unwrap_or_else(|| format!("{label}-{strategy}-{}", created as u64));
+    let pruner = match args.pruning.spec()? {
+        Some(chosen) => chosen,
+        None => sweep.pruner.clone(),
+    };
     let record = StudyRecord {
         id: 0,
         name,
@@ -181,6 +240,7 @@ fn new_study(args: &RunArgs, name: Option<&str>) -> Result<(StudyRecord, String)
         strategy,
         seed,
         created,
+        pruner: pruner.as_ref().map(PrunerSpec::to_json),
     };
     Ok((record, origin))
 }
@@ -264,6 +324,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                 storage.set_strategy(existing.id, s)?;
                 existing.strategy = s.clone();
             }
+            if let Some(chosen) = args.pruning.spec()? {
+                let chosen = chosen.as_ref().map(PrunerSpec::to_json);
+                if chosen != existing.pruner {
+                    storage.set_pruner(existing.id, chosen.as_ref())?;
+                    existing.pruner = chosen;
+                }
+            }
             existing
         }
         None => match requested {
@@ -290,9 +357,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     };
     let origin = format!("study `{}`", record.name);
     let sweep = Sweep::from_value(record.config.clone(), &origin)?;
-    if sweep.early_terminate.is_some() && !args.quiet {
-        eprintln!("note: the sweep's early_terminate is read but not applied yet; every trial runs to the end");
-    }
+    let pruner = record
+        .pruner
+        .as_ref()
+        .map(PrunerSpec::from_json)
+        .transpose()
+        .map_err(anyhow::Error::msg)?
+        .map(|spec| spec.build(&|v| record.goal.to_loss(v)));
     let mut sampler = build_sampler(&record.strategy, record.seed, &options)
         .with_context(|| format!("strategies available: {}", SAMPLER_NAMES.join(", ")))?;
     let mut objective = match prebuilt {
@@ -316,6 +387,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         quiet: args.quiet,
         storage_path: args.storage.clone(),
         max_failures: args.max_failures,
+        resource_budget: args.pruning.resource_budget,
     };
     let outcome = study::run(
         &mut storage,
@@ -324,6 +396,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         objective.as_mut(),
         &worker,
         &settings,
+        pruner.as_deref(),
     )?;
     let all = storage.trials(study.record.id)?;
     let best = best_trial(study.goal(), &all);

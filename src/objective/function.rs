@@ -4,7 +4,7 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 use serde_json::{json, Map, Value};
 
-use super::{Objective, Outcome, Report, TrialContext};
+use super::{Decision, Objective, Outcome, Report, TrialContext};
 
 /// A test function of `bo-benchmarks`, optionally with additive Gaussian noise.
 pub struct FunctionObjective {
@@ -45,7 +45,7 @@ impl FunctionObjective {
 }
 
 impl Objective for FunctionObjective {
-    fn evaluate(&mut self, trial: &TrialContext, _report: &mut dyn FnMut(Report)) -> Outcome {
+    fn evaluate(&mut self, trial: &TrialContext, _report: &mut dyn FnMut(Report) -> Decision) -> Outcome {
         match self.true_value(trial.params) {
             Ok(value) if self.noise_sd > 0.0 => {
                 let mut rng = StdRng::seed_from_u64(trial.seed);

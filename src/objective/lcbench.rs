@@ -3,7 +3,7 @@ use std::sync::Arc;
 use bo_benchmarks::lcbench::{Config, Lcbench, MAX_EPOCH};
 use serde_json::{json, Map, Value};
 
-use super::{Objective, Outcome, Report, TrialContext};
+use super::{Decision, Objective, Outcome, Report, TrialContext};
 
 /// One LCBench task as an objective: the validation error (percent) after the
 /// last epoch, with every epoch's error as an intermediate value (the fidelity).
@@ -60,15 +60,15 @@ impl LcbenchObjective {
 }
 
 impl Objective for LcbenchObjective {
-    fn evaluate(&mut self, trial: &TrialContext, report: &mut dyn FnMut(Report)) -> Outcome {
+    fn evaluate(&mut self, trial: &TrialContext, report: &mut dyn FnMut(Report) -> Decision) -> Outcome {
         let mut last = f64::NAN;
         for epoch in 1..=MAX_EPOCH {
             match self.error_at(trial.params, epoch) {
                 Ok(error) => {
-                    report(Report::Intermediate {
-                        step: epoch as i64,
-                        value: error,
-                    });
+                    let step = epoch as i64;
+                    if report(Report::Intermediate { step, value: error }) == Decision::Prune {
+                        return Outcome::Pruned;
+                    }
                     last = error;
                 }
                 Err(e) => return Outcome::Failed(e),

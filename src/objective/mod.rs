@@ -37,8 +37,17 @@ pub enum Outcome {
     Complete(f64),
     /// The trial failed; the reason is stored with it.
     Failed(String),
+    /// Stopped early after a report was answered with [`Decision::Prune`].
+    Pruned,
     /// Ctrl-C: the trial was stopped and the study should stop too.
     Interrupted,
+}
+
+/// The answer to an intermediate value: go on, or stop the trial there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Continue,
+    Prune,
 }
 
 /// What an objective records while it runs.
@@ -56,6 +65,9 @@ pub enum Report<'a> {
 }
 
 pub trait Objective {
-    /// Evaluates one configuration, recording what it measures on the way through `report`.
-    fn evaluate(&mut self, trial: &TrialContext, report: &mut dyn FnMut(Report)) -> Outcome;
+    /// Evaluates one configuration, recording what it measures on the way
+    /// through `report`. An intermediate value answered with
+    /// [`Decision::Prune`] stops the evaluation at that step: it returns
+    /// [`Outcome::Pruned`].
+    fn evaluate(&mut self, trial: &TrialContext, report: &mut dyn FnMut(Report) -> Decision) -> Outcome;
 }

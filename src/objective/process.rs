@@ -122,6 +122,21 @@ impl Group {
         Ok(status)
     }
 
+    /// Asks the whole group to stop (SIGTERM), gives it `grace` to do so,
+    /// then kills what is left and reaps the program (see [`Group::finish`]).
+    pub fn terminate(&mut self, grace: Duration) -> io::Result<ExitStatus> {
+        if self.status.is_none() {
+            unsafe {
+                libc::kill(-(self.child.id() as libc::pid_t), libc::SIGTERM);
+            }
+            let start = std::time::Instant::now();
+            while !self.has_exited() && start.elapsed() < grace {
+                thread::sleep(Duration::from_millis(10));
+            }
+        }
+        self.finish()
+    }
+
     /// Standard error's last bytes (empty when it was let through); waits at
     /// most a second for a stray process that still holds it open.
     pub fn stderr_tail(&mut self) -> String {

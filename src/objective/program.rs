@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use super::process::Group;
-use super::{interrupted, Objective, Outcome, Report, TrialContext};
+use super::{interrupted, Decision, Objective, Outcome, Report, TrialContext};
 
 /// The command W&B runs when a sweep names none.
 pub const DEFAULT_COMMAND: &[&str] = &["${env}", "${interpreter}", "${program}", "${args}"];
@@ -24,6 +24,8 @@ const POLL: Duration = Duration::from_millis(20);
 /// After the program exited: how long its output may pause, and how long it may still arrive at all.
 const DRAIN: Duration = Duration::from_millis(200);
 const MAX_DRAIN: Duration = Duration::from_secs(1);
+/// How long a pruned program has between SIGTERM and SIGKILL.
+const PRUNE_GRACE: Duration = Duration::from_secs(3);
 
 pub struct ProgramObjective {
     pub program: Option<String>,
@@ -251,7 +253,7 @@ fn shorten(line: &str) -> String {
 }
 
 impl Objective for ProgramObjective {
-    fn evaluate(&mut self, trial: &TrialContext, report: &mut dyn FnMut(Report)) -> Outcome {
+    fn evaluate(&mut self, trial: &TrialContext, report: &mut dyn FnMut(Report) -> Decision) -> Outcome {
         let argv = match self.argv(trial.params) {
             Ok(argv) => argv,
             Err(e) => return Outcome::Failed(e),
@@ -300,10 +302,14 @@ impl Objective for ProgramObjective {
                     quiet_since = None;
                     match self.parse_line(&line) {
                         Some(Ok((step, value))) if value.is_finite() => {
-                            let step = step.unwrap_or(reports);
+                            // Unnumbered reports count from 1: the nth is step n.
                             reports += 1;
-                            report(Report::Intermediate { step, value });
+                            let step = step.unwrap_or(reports);
                             last = Some(value);
+                            if report(Report::Intermediate { step, value }) == Decision::Prune {
+                                group.terminate(PRUNE_GRACE).ok();
+                                return Outcome::Pruned;
+                            }
                         }
                         Some(Ok((_, value))) => break Some(format!("`{}` is {value}", self.metric)),
                         Some(Err(ParseError::NotANumber(e))) => break Some(e),

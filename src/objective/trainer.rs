@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 
 use super::process::Group;
 use super::training::{TrainingData, METRIC};
-use super::{interrupted, Objective, Outcome, Report, TrialContext};
+use super::{interrupted, Decision, Objective, Outcome, Report, TrialContext};
 
 /// Where `bo-train` is: BO_TRAINER, else beside the running `bo`.
 pub fn trainer_program() -> Result<PathBuf> {
@@ -115,7 +115,12 @@ impl TrainerObjective {
 }
 
 /// Records every number of a worker line but `skip` as a metric.
-fn report_metrics(line: &Map<String, Value>, step: Option<i64>, skip: &[&str], report: &mut dyn FnMut(Report)) {
+fn report_metrics(
+    line: &Map<String, Value>,
+    step: Option<i64>,
+    skip: &[&str],
+    report: &mut dyn FnMut(Report) -> Decision,
+) {
     for (name, value) in line {
         if let Some(value) = value.as_f64().filter(|_| !skip.contains(&name.as_str())) {
             report(Report::Metric { name, step, value });
@@ -124,7 +129,7 @@ fn report_metrics(line: &Map<String, Value>, step: Option<i64>, skip: &[&str], r
 }
 
 impl Objective for TrainerObjective {
-    fn evaluate(&mut self, trial: &TrialContext, report: &mut dyn FnMut(Report)) -> Outcome {
+    fn evaluate(&mut self, trial: &TrialContext, report: &mut dyn FnMut(Report) -> Decision) -> Outcome {
         let mut slot = self.worker.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if slot.is_none() {
             match Worker::start(&self.data) {
@@ -172,6 +177,9 @@ impl Objective for TrainerObjective {
                 if let Some(error) = message.get("error").and_then(Value::as_str) {
                     return Outcome::Failed(error.to_owned());
                 }
+                if message.contains_key("pruned") {
+                    return Outcome::Pruned;
+                }
                 report_metrics(&message, None, &["done", METRIC], report);
                 return match message.get(METRIC).and_then(Value::as_f64) {
                     Some(value) => Outcome::Complete(value),
@@ -182,8 +190,13 @@ impl Objective for TrainerObjective {
                 message.get("step").and_then(Value::as_i64),
                 message.get(METRIC).and_then(Value::as_f64),
             ) {
-                report(Report::Intermediate { step, value });
+                let prune = report(Report::Intermediate { step, value }) == Decision::Prune;
                 report_metrics(&message, Some(step), &["step", METRIC], report);
+                // The worker waits for the answer after every epoch.
+                let answer = json!({ "prune": prune });
+                if writeln!(worker.stdin, "{answer}").and_then(|_| worker.stdin.flush()).is_err() {
+                    break Outcome::Failed("the training worker stopped listening".into());
+                }
             }
         };
         if let Some(mut stopped) = slot.take() {

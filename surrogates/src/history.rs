@@ -17,11 +17,14 @@ pub struct History {
     pub pending: Vec<Vec<f64>>,
     /// Points whose evaluation failed; never proposed again.
     pub failed: Vec<Vec<f64>>,
+    /// Points evaluated only at a lower fidelity than the one `complete` holds
+    /// (pruned early); never proposed again.
+    pub seen: Vec<Vec<f64>>,
 }
 
 impl History {
     pub fn n_trials(&self) -> usize {
-        self.complete.len() + self.pending.len() + self.failed.len()
+        self.complete.len() + self.pending.len() + self.failed.len() + self.seen.len()
     }
 
     /// The keys of every point already taken, for duplicate checks.
@@ -31,6 +34,7 @@ impl History {
             .map(|o| &o.point)
             .chain(&self.pending)
             .chain(&self.failed)
+            .chain(&self.seen)
             .map(|p| domain.key(p))
             .collect()
     }

@@ -13,6 +13,7 @@ pub mod grid;
 mod history;
 pub mod lipo;
 pub mod normal;
+pub mod pruners;
 pub mod random;
 pub mod registry;
 mod sampler;

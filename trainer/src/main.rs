@@ -117,11 +117,12 @@ fn train_seeds(settings: &TrainingData, set: &[String], seeds: u64, label: Optio
                 s.epoch,
                 s.train_loss,
                 100.0 * s.val_accuracy
-            )
+            );
+            true
         };
         let r = match train(&data, &config, seed, &mut on_epoch, &stop) {
             Ok(r) => r,
-            Err(TrainError::Stopped) => bail!("interrupted"),
+            Err(TrainError::Stopped | TrainError::Pruned(_)) => bail!("interrupted"),
             Err(TrainError::Diverged(why) | TrainError::Invalid(why)) => bail!("seed {seed}: {why}"),
         };
         println!(

@@ -6,8 +6,11 @@
 //! lines every bo objective speaks: per epoch `{"step": E, "val_error": V,
 //! "val_loss": L, "train_loss": T}`, and last `{"done": true, "val_error": V,
 //! "test_accuracy": A, "train_seconds": S, "images_per_second": R}` or
-//! `{"done": true, "error": "..."}`. End of input ends it. bo stops a trial
-//! early by killing the worker's process group and starting a new worker.
+//! `{"done": true, "error": "..."}`. After each epoch line the worker waits
+//! for bo's decision, `{"prune": false}` to go on or `{"prune": true}` to stop
+//! there (then `{"done": true, "pruned": true, "step": E}`). End of input ends
+//! it. bo stops a trial otherwise (Ctrl-C, a timeout) by killing the worker's
+//! process group and starting a new worker.
 
 use std::io::{self, BufRead, Write};
 
@@ -41,8 +44,12 @@ pub fn serve(settings: &TrainingData) -> Result<()> {
     };
     send(json!({"ready": true, "device": describe(data.train.images.device())}))?;
     let defaults = defaults(settings.dataset);
-    for line in io::stdin().lock().lines() {
-        let line = line.context("reading a trial from bo")?;
+    let mut input = io::stdin().lock();
+    loop {
+        let mut line = String::new();
+        if input.read_line(&mut line).context("reading a trial from bo")? == 0 {
+            return Ok(());
+        }
         if line.trim().is_empty() {
             continue;
         }
@@ -60,7 +67,8 @@ pub fn serve(settings: &TrainingData) -> Result<()> {
                 continue;
             }
         };
-        let mut report_failure = None;
+        // After each epoch bo answers {"prune": false} to go on, or true to stop there.
+        let mut failure = None;
         let mut on_epoch = |s: &EpochStats| {
             let line = json!({
                 "step": s.epoch,
@@ -68,12 +76,16 @@ pub fn serve(settings: &TrainingData) -> Result<()> {
                 "val_loss": s.val_loss,
                 "train_loss": s.train_loss,
             });
-            if let Err(e) = send(line) {
-                report_failure.get_or_insert(e);
+            match send(line).and_then(|_| decision(&mut input)) {
+                Ok(go_on) => go_on,
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    false
+                }
             }
         };
         let result = train(&data, &config, request.seed, &mut on_epoch, &|| false);
-        if let Some(e) = report_failure {
+        if let Some(e) = failure {
             return Err(e);
         }
         send(match result {
@@ -84,9 +96,19 @@ pub fn serve(settings: &TrainingData) -> Result<()> {
                 "train_seconds": r.train_seconds,
                 "images_per_second": r.images_per_second,
             }),
+            Err(TrainError::Pruned(epoch)) => json!({"done": true, "pruned": true, "step": epoch}),
             Err(TrainError::Diverged(why) | TrainError::Invalid(why)) => json!({"done": true, "error": why}),
             Err(TrainError::Stopped) => json!({"done": true, "error": "stopped"}),
         })?;
     }
-    Ok(())
+}
+
+/// bo's answer to an epoch: whether the trial goes on.
+fn decision(input: &mut impl BufRead) -> Result<bool> {
+    let mut line = String::new();
+    if input.read_line(&mut line).context("reading bo's decision")? == 0 {
+        anyhow::bail!("bo closed the worker's input mid-trial");
+    }
+    let answer: Value = serde_json::from_str(&line).context("bo's decision is not JSON")?;
+    Ok(answer.get("prune") != Some(&Value::Bool(true)))
 }

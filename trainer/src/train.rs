@@ -206,6 +206,8 @@ pub enum TrainError {
     Diverged(String),
     /// Asked to stop (Ctrl-C).
     Stopped,
+    /// `on_epoch` asked to stop after this epoch (a pruner).
+    Pruned(i64),
     /// The configuration cannot run on this data.
     Invalid(String),
 }
@@ -308,13 +310,13 @@ fn evaluate(net: &nn::SequentialT, set: &ImageSet, norm: &Normalizer, tta: bool,
 }
 
 /// Trains a fresh network on `data.train` (seeded by `seed`), validating after
-/// every epoch; `on_epoch` sees each epoch's statistics. `stop` is polled
-/// between steps.
+/// every epoch; `on_epoch` sees each epoch's statistics and says whether to go
+/// on. `stop` is polled between steps.
 pub fn train(
     data: &Splits,
     config: &TrainConfig,
     seed: u64,
-    on_epoch: &mut dyn FnMut(&EpochStats),
+    on_epoch: &mut dyn FnMut(&EpochStats) -> bool,
     stop: &dyn Fn() -> bool,
 ) -> Result<TrainResult, TrainError> {
     // torch's random generator is global: a second run in another thread would
@@ -443,7 +445,9 @@ pub fn train(
                 "the validation loss became {val_loss} in epoch {epoch}"
             )));
         }
-        on_epoch(&stats);
+        if !on_epoch(&stats) {
+            return Err(TrainError::Pruned(epoch));
+        }
         epochs.push(stats);
     }
     let (test_accuracy, _) = evaluate(&net, &data.test, &norm, config.tta, autocast);
@@ -516,7 +520,7 @@ mod tests {
     }
 
     fn run(config: &TrainConfig, seed: u64) -> Result<TrainResult, TrainError> {
-        train(&synthetic_splits(700, 8), config, seed, &mut |_| {}, &|| false)
+        train(&synthetic_splits(700, 8), config, seed, &mut |_| true, &|| false)
     }
 
     #[test]
@@ -551,7 +555,7 @@ mod tests {
             warmup: 0.2,
             ..quick_config()
         };
-        let result = train(&synthetic_splits(700, 16), &config, 0, &mut |_| {}, &|| false).unwrap();
+        let result = train(&synthetic_splits(700, 16), &config, 0, &mut |_| true, &|| false).unwrap();
         let losses: Vec<f64> = result.epochs.iter().map(|e| e.train_loss).collect();
         assert!(losses[5] < 0.6 * losses[0], "{losses:?}");
         assert!(result.val_accuracy > 0.5, "{result:?}");
@@ -584,8 +588,29 @@ mod tests {
 
     #[test]
     fn a_stop_request_ends_training() {
-        let result = train(&synthetic_splits(300, 8), &quick_config(), 0, &mut |_| {}, &|| true);
+        let result = train(&synthetic_splits(300, 8), &quick_config(), 0, &mut |_| true, &|| true);
         assert_eq!(result.unwrap_err(), TrainError::Stopped);
+    }
+
+    #[test]
+    fn training_stops_at_the_epoch_a_pruner_stops_it() {
+        let config = TrainConfig {
+            epochs: 4,
+            ..quick_config()
+        };
+        let mut seen = Vec::new();
+        let result = train(
+            &synthetic_splits(300, 8),
+            &config,
+            0,
+            &mut |s| {
+                seen.push(s.epoch);
+                s.epoch < 2
+            },
+            &|| false,
+        );
+        assert_eq!(result.unwrap_err(), TrainError::Pruned(2));
+        assert_eq!(seen, vec![1, 2]);
     }
 
     #[test]
