@@ -331,7 +331,11 @@ fn one_study(
     // full training's worth per unit.
     let steps = settings.budget as i64 * unit;
     let run_settings = RunSettings {
-        trials: if pruner.is_some() { steps as usize } else { settings.budget },
+        trials: if pruner.is_some() {
+            steps as usize
+        } else {
+            settings.budget
+        },
         quiet: true,
         storage_path: settings.storage_path.clone(),
         // A benchmark's studies are too short for a failure streak to matter.

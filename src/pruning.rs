@@ -146,7 +146,11 @@ impl PrunerSpec {
         }
         match map.get("type").and_then(Value::as_str) {
             Some("hyperband") => {}
-            Some(other) => return Err(format!("`type` is `{other}`; W&B's only early_terminate type is hyperband")),
+            Some(other) => {
+                return Err(format!(
+                    "`type` is `{other}`; W&B's only early_terminate type is hyperband"
+                ))
+            }
             None => return Err("`type: hyperband` is missing".into()),
         }
         let whole = |key: &str, map: &Map<String, Value>| -> Result<Option<i64>, String> {
@@ -324,21 +328,42 @@ mod tests {
             PrunerSpec::WandbHyperband { bands, eta, strict } => (bands[..3.min(bands.len())].to_vec(), eta, strict),
             other => panic!("{other:?}"),
         };
-        assert_eq!(bands(json!({"type": "hyperband", "min_iter": 3})), (vec![3, 9, 27], 3.0, false));
+        assert_eq!(
+            bands(json!({"type": "hyperband", "min_iter": 3})),
+            (vec![3, 9, 27], 3.0, false)
+        );
         assert_eq!(
             bands(json!({"type": "hyperband", "max_iter": 27, "s": 2, "eta": 3, "strict": true})),
             (vec![3, 9], 3.0, true)
         );
         for (bad, words) in [
-            (json!({"type": "median", "min_iter": 3}), "only early_terminate type is hyperband"),
+            (
+                json!({"type": "median", "min_iter": 3}),
+                "only early_terminate type is hyperband",
+            ),
             (json!({"min_iter": 3}), "`type: hyperband` is missing"),
             (json!({"type": "hyperband"}), "give `min_iter`"),
             (json!({"type": "hyperband", "max_iter": 27}), "`max_iter` needs `s`"),
-            (json!({"type": "hyperband", "min_iter": 0}), "`min_iter` must be a whole number ≥ 1"),
-            (json!({"type": "hyperband", "min_iter": 2.5}), "`min_iter` must be a whole number"),
-            (json!({"type": "hyperband", "min_iter": 3, "eta": 1}), "`eta` must be a number above 1"),
-            (json!({"type": "hyperband", "min_iter": 3, "strict": "yes"}), "`strict` must be true or false"),
-            (json!({"type": "hyperband", "min_iter": 3, "etaa": 2}), "unknown key `etaa`"),
+            (
+                json!({"type": "hyperband", "min_iter": 0}),
+                "`min_iter` must be a whole number ≥ 1",
+            ),
+            (
+                json!({"type": "hyperband", "min_iter": 2.5}),
+                "`min_iter` must be a whole number",
+            ),
+            (
+                json!({"type": "hyperband", "min_iter": 3, "eta": 1}),
+                "`eta` must be a number above 1",
+            ),
+            (
+                json!({"type": "hyperband", "min_iter": 3, "strict": "yes"}),
+                "`strict` must be true or false",
+            ),
+            (
+                json!({"type": "hyperband", "min_iter": 3, "etaa": 2}),
+                "unknown key `etaa`",
+            ),
             (json!({"type": "hyperband", "max_iter": 2, "s": 3}), "no band"),
             (json!("hyperband"), "must be a mapping"),
         ] {
@@ -361,10 +386,39 @@ mod tests {
             ("hyperband", PrunerFlags::default(), "needs --max-resource"),
             ("percentile", PrunerFlags::default(), "needs --percentile"),
             ("threshold", PrunerFlags::default(), "needs --threshold"),
-            ("asha", PrunerFlags { min_resource: Some(0), ..PrunerFlags::default() }, "minimum resource must be ≥ 1"),
-            ("asha", PrunerFlags { reduction_factor: Some(1.0), ..PrunerFlags::default() }, "reduction factor"),
-            ("asha", PrunerFlags { min_resource: Some(9), max_resource: Some(9), ..PrunerFlags::default() }, "must be above"),
-            ("percentile", PrunerFlags { percentile: Some(100.0), ..PrunerFlags::default() }, "between 0 and 100"),
+            (
+                "asha",
+                PrunerFlags {
+                    min_resource: Some(0),
+                    ..PrunerFlags::default()
+                },
+                "minimum resource must be ≥ 1",
+            ),
+            (
+                "asha",
+                PrunerFlags {
+                    reduction_factor: Some(1.0),
+                    ..PrunerFlags::default()
+                },
+                "reduction factor",
+            ),
+            (
+                "asha",
+                PrunerFlags {
+                    min_resource: Some(9),
+                    max_resource: Some(9),
+                    ..PrunerFlags::default()
+                },
+                "must be above",
+            ),
+            (
+                "percentile",
+                PrunerFlags {
+                    percentile: Some(100.0),
+                    ..PrunerFlags::default()
+                },
+                "between 0 and 100",
+            ),
             ("hyperbnd", PrunerFlags::default(), "unknown pruner `hyperbnd`"),
         ] {
             let error = PrunerSpec::from_flags(name, &flags).unwrap_err();

@@ -39,7 +39,12 @@ fn state_label(t: &TrialRecord) -> String {
 
 /// `bo show`: every trial and the best one.
 pub fn show(out: &mut impl Write, study: &StudyRecord, trials: &[TrialRecord]) -> Result<()> {
-    let pruner = match study.pruner.as_ref().and_then(|p| p.get("type")).and_then(Value::as_str) {
+    let pruner = match study
+        .pruner
+        .as_ref()
+        .and_then(|p| p.get("type"))
+        .and_then(Value::as_str)
+    {
         Some(kind) => format!(" · pruner {kind}"),
         None => String::new(),
     };
@@ -116,7 +121,11 @@ pub fn show(out: &mut impl Write, study: &StudyRecord, trials: &[TrialRecord]) -
     }
     let count = |s: TrialState| trials.iter().filter(|t| t.counts() && t.state == s).count();
     let retests = trials.iter().filter(|t| !t.is_search()).count();
-    let steps: i64 = trials.iter().filter(|t| t.counts()).map(crate::study::resource_used).sum();
+    let steps: i64 = trials
+        .iter()
+        .filter(|t| t.counts())
+        .map(crate::study::resource_used)
+        .sum();
     writeln!(
         out,
         "{} complete, {} pruned, {} failed, {} running, {} abandoned{}{}",

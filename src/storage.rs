@@ -516,7 +516,11 @@ impl Storage {
 
     pub fn study(&self, name: &str) -> Result<Option<StudyRecord>> {
         self.conn
-            .query_row(&format!("{} WHERE name = ?1", self.select_studies()), [name], study_from_row)
+            .query_row(
+                &format!("{} WHERE name = ?1", self.select_studies()),
+                [name],
+                study_from_row,
+            )
             .optional()
             .context(self.origin())?
             .transpose()
@@ -524,7 +528,9 @@ impl Storage {
 
     pub fn studies(&self) -> Result<Vec<StudyRecord>> {
         let read = || -> Result<Vec<StudyRecord>> {
-            let mut stmt = self.conn.prepare(&format!("{} ORDER BY created", self.select_studies()))?;
+            let mut stmt = self
+                .conn
+                .prepare(&format!("{} ORDER BY created", self.select_studies()))?;
             let rows = stmt.query_map([], study_from_row)?;
             rows.map(|r| r?).collect()
         };

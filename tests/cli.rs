@@ -715,3 +715,293 @@ fn what_a_program_leaves_running_ends_with_its_trial() {
     wait_for("the child to be stopped", || !alive(child));
     assert_eq!(trials(&export(d, "l"))[0]["state"], "complete");
 }
+
+/// A program reporting a learning curve: loss (x − 0.3)² + 1/step for steps
+/// 1..=9, one line per step (`sleep` seconds apart); it forks a child that
+/// lives as long as it does and leaves markers `curve-PID` and `child-PID`.
+const CURVE: &str = r#"
+import json, os, signal, sys, time
+args = dict(a[2:].split("=", 1) for a in sys.argv[1:] if a.startswith("--"))
+x = float(args["x"])
+marker = os.environ["MARKER_DIR"]
+if os.environ.get("IGNORE_TERM"):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+if os.fork() == 0:
+    open(os.path.join(marker, "child-%d" % os.getpid()), "w").close()
+    time.sleep(60)
+    os._exit(0)
+open(os.path.join(marker, "curve-%d" % os.getpid()), "w").close()
+for step in range(1, 10):
+    print(json.dumps({"loss": (x - 0.3) ** 2 + 1.0 / step, "step": step}), flush=True)
+    time.sleep(float(os.environ.get("STEP_SECONDS", "0")))
+"#;
+
+fn curve_study(d: &Path, extra: &str) {
+    write(d, "curve.py", CURVE);
+    write(
+        d,
+        "sweep.yaml",
+        &format!("program: curve.py\nmethod: grid\nmetric: {{name: loss}}\nparameters:\n  x: {{values: [0.3, 0.9, 0.35, 1.0]}}\n{extra}"),
+    );
+}
+
+#[test]
+fn pruned_trials_are_stored_with_their_step_and_their_programs_are_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    curve_study(d, "");
+    // Trials whose loss at step 2 or later is above 0.6 stop: x = 0.9 and 1.0.
+    let out = command(
+        d,
+        &[
+            "run",
+            "--config",
+            "sweep.yaml",
+            "--study",
+            "t",
+            "--pruner",
+            "threshold",
+            "--threshold",
+            "0.6",
+            "--min-resource",
+            "2",
+            "--quiet",
+        ],
+    )
+    .env("IGNORE_TERM", "1")
+    .output()
+    .unwrap();
+    ok(out);
+    let doc = export(d, "t");
+    let by_x = |x: f64| {
+        trials(&doc)
+            .iter()
+            .find(|t| t["params"]["x"].as_f64() == Some(x))
+            .unwrap()
+            .clone()
+    };
+    for x in [0.3, 0.35] {
+        let t = by_x(x);
+        assert_eq!(
+            (t["state"].as_str(), t["resource"].as_i64()),
+            (Some("complete"), Some(9)),
+            "{t}"
+        );
+    }
+    for x in [0.9, 1.0] {
+        let t = by_x(x);
+        // At step 1 the loss is above 0.6 too, but nothing stops before the minimum resource.
+        assert_eq!(
+            (t["state"].as_str(), t["resource"].as_i64()),
+            (Some("pruned"), Some(2)),
+            "{t}"
+        );
+        assert_eq!(t["intermediate"].as_array().unwrap().len(), 2);
+        assert_eq!(t["value"], t["intermediate"][1]["value"], "the last value is kept");
+    }
+    assert_eq!(doc["pruner"]["type"], "threshold");
+    // Every program and its child are gone, the two pruned ones (which ignore SIGTERM) too.
+    for _ in 0..4 {
+        let (program, child) = (marked_pid(d, "curve-"), marked_pid(d, "child-"));
+        wait_for("a trial's programs to be gone", || !alive(program) && !alive(child));
+    }
+    let shown = ok(bo(d, &["show", "t"]));
+    assert!(
+        shown.contains("pruned at 2") && shown.contains("2 complete, 2 pruned"),
+        "{shown}"
+    );
+    let csv = ok(bo(d, &["export", "t", "--format", "csv"]));
+    assert!(csv.lines().any(|l| l.starts_with("1,pruned,")), "{csv}");
+}
+
+#[test]
+fn a_non_finite_intermediate_value_fails_the_trial() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "nan.py", "import json\nprint(json.dumps({'loss': 1.0, 'step': 1}))\nprint('{\"loss\": NaN, \"step\": 2}')\nprint(json.dumps({'loss': 0.5, 'step': 3}))\n");
+    write(
+        d,
+        "sweep.yaml",
+        "program: nan.py\nmetric: {name: loss}\nparameters:\n  x: {min: 0.0, max: 1.0}\n",
+    );
+    ok(bo(
+        d,
+        &[
+            "run",
+            "--config",
+            "sweep.yaml",
+            "--study",
+            "n",
+            "--trials",
+            "1",
+            "--pruner",
+            "median",
+            "--quiet",
+        ],
+    ));
+    let doc = export(d, "n");
+    let t = &trials(&doc)[0];
+    assert_eq!(t["state"], "failed");
+    assert!(t["error"].as_str().unwrap().contains("NaN"), "{t}");
+}
+
+#[test]
+fn early_terminate_prunes_with_w_and_b_bands() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Bands at steps 1, 3 and 9 (min_iter 1, eta 3).
+    curve_study(d, "early_terminate: {type: hyperband, min_iter: 1, eta: 3}\n");
+    ok(bo(d, &["run", "--config", "sweep.yaml", "--study", "w", "--quiet"]));
+    let doc = export(d, "w");
+    let states: Vec<(f64, String, i64)> = trials(&doc)
+        .iter()
+        .map(|t| {
+            (
+                t["params"]["x"].as_f64().unwrap(),
+                t["state"].as_str().unwrap().to_owned(),
+                t["resource"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    // Grid order 0.3, 0.9, 0.35, 1.0. The first runs alone. With two trials at a
+    // band the threshold is the better one (index ⌊2/3⌋ = 0): 0.9 stops at band
+    // 1; 0.35 passes band 1 (the threshold there is 0.9's loss, at index ⌊3/3⌋ = 1)
+    // and stops at band 3, behind 0.3; 1.0 is worse than two of three at band 1.
+    assert_eq!(
+        states,
+        vec![
+            (0.3, "complete".into(), 9),
+            (0.9, "pruned".into(), 1),
+            (0.35, "pruned".into(), 3),
+            (1.0, "pruned".into(), 1)
+        ]
+    );
+}
+
+/// (state, resource) of each trial of a study, in order.
+fn outcomes(d: &Path, study: &str) -> Vec<(String, i64)> {
+    trials(&export(d, study))
+        .iter()
+        .map(|t| {
+            (
+                t["state"].as_str().unwrap().to_owned(),
+                t["resource"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_resumed_hyperband_study_carries_each_bracket_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "curve.py", CURVE);
+    write(
+        d,
+        "sweep.yaml",
+        "program: curve.py\nmetric: {name: loss}\nparameters:\n  x: {min: 0.0, max: 1.0}\n",
+    );
+    let run = |study: &str, trials: &str| {
+        ok(bo(
+            d,
+            &[
+                "run",
+                "--config",
+                "sweep.yaml",
+                "--study",
+                study,
+                "--surrogate",
+                "random",
+                "--seed",
+                "7",
+                "--trials",
+                trials,
+                "--pruner",
+                "hyperband",
+                "--min-resource",
+                "1",
+                "--max-resource",
+                "9",
+                "--quiet",
+            ],
+        ))
+    };
+    run("whole", "16");
+    run("halves", "8");
+    ok(bo(d, &["run", "--study", "halves", "--trials", "16", "--quiet"]));
+    // The decisions after the resume are those of the uninterrupted study: each
+    // bracket compared its new trials with the ones from before.
+    assert_eq!(outcomes(d, "halves"), outcomes(d, "whole"));
+    let hyperband = bo_surrogates::pruners::Hyperband {
+        min_resource: 1,
+        max_resource: 9,
+        reduction_factor: 3.0,
+    };
+    let spans =
+        (0..3).any(|b| (0..8).any(|n| hyperband.bracket_of(n) == b) && (8..16).any(|n| hyperband.bracket_of(n) == b));
+    assert!(spans, "some bracket has trials before and after the resume");
+    assert!(outcomes(d, "whole")[8..].iter().any(|(state, _)| state == "pruned"));
+}
+
+#[test]
+fn two_workers_on_one_asha_study_run_each_trial_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "curve.py", CURVE);
+    write(
+        d,
+        "sweep.yaml",
+        "program: curve.py\nmetric: {name: loss}\nparameters:\n  x: {min: 0.0, max: 1.0}\n",
+    );
+    let args = [
+        "run",
+        "--config",
+        "sweep.yaml",
+        "--study",
+        "a",
+        "--surrogate",
+        "tpe",
+        "--trials",
+        "24",
+        "--pruner",
+        "asha",
+        "--max-resource",
+        "9",
+        "--quiet",
+    ];
+    let workers: Vec<Child> = (0..2)
+        .map(|_| {
+            command(d, &args)
+                .env("STEP_SECONDS", "0.01")
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for w in workers {
+        assert!(w.wait_with_output().unwrap().status.success());
+    }
+    let doc = export(d, "a");
+    let all = trials(&doc);
+    assert_eq!(all.len(), 24);
+    let pids: std::collections::BTreeSet<u64> = all.iter().map(|t| t["pid"].as_u64().unwrap()).collect();
+    assert!(pids.len() >= 2, "both workers ran trials");
+    for t in all {
+        // One process ran each trial: its steps rise one by one, none twice.
+        let steps: Vec<i64> = t["intermediate"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["step"].as_i64().unwrap())
+            .collect();
+        assert_eq!(steps, (1..=steps.len() as i64).collect::<Vec<_>>(), "{t}");
+        // Trials stop only at ASHA's rungs (1, 3) or at the end (9).
+        let resource = t["resource"].as_i64().unwrap();
+        match t["state"].as_str().unwrap() {
+            "pruned" => assert!([1, 3].contains(&resource), "{t}"),
+            "complete" => assert_eq!(resource, 9, "{t}"),
+            other => panic!("trial ended {other}: {t}"),
+        }
+    }
+    assert!(all.iter().any(|t| t["state"] == "pruned"));
+}

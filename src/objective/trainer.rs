@@ -194,7 +194,10 @@ impl Objective for TrainerObjective {
                 report_metrics(&message, Some(step), &["step", METRIC], report);
                 // The worker waits for the answer after every epoch.
                 let answer = json!({ "prune": prune });
-                if writeln!(worker.stdin, "{answer}").and_then(|_| worker.stdin.flush()).is_err() {
+                if writeln!(worker.stdin, "{answer}")
+                    .and_then(|_| worker.stdin.flush())
+                    .is_err()
+                {
                     break Outcome::Failed("the training worker stopped listening".into());
                 }
             }

@@ -240,3 +240,42 @@ fn the_cifar10_bench_suite_measures_regret_against_the_best_run_and_random_searc
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("include random"));
 }
+
+#[test]
+fn a_pruned_training_stops_at_that_epoch_and_the_worker_trains_the_next_trial() {
+    let dir = tiny_cifar_with_sweep("{distribution: log_uniform_values, min: 0.01, max: 0.1}", "random");
+    let d = dir.path();
+    // Every validation error is above 0: each trial stops after its first epoch of two.
+    ok(run_on_tiny_cifar(
+        d,
+        &[
+            "--trials",
+            "2",
+            "--study",
+            "p",
+            "--pruner",
+            "threshold",
+            "--threshold",
+            "0",
+        ],
+    ));
+    let doc = export(d, "p");
+    let trials = doc["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 2);
+    for t in trials {
+        assert_eq!(
+            (t["state"].as_str(), t["resource"].as_i64()),
+            (Some("pruned"), Some(1)),
+            "{t}"
+        );
+        assert_eq!(t["intermediate"].as_array().unwrap().len(), 1, "{t}");
+        // No final measurements: the training did not finish.
+        let finals = t["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["step"].is_null())
+            .count();
+        assert_eq!(finals, 0, "{t}");
+    }
+}

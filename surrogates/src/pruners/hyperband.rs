@@ -100,7 +100,10 @@ mod tests {
     fn trials_compete_only_within_their_bracket() {
         let hb = hyperband();
         let first = (0..).find(|&n| hb.bracket_of(n) == 0).unwrap();
-        let others: Vec<u64> = (0..200).filter(|&n| n != first && hb.bracket_of(n) == 0).take(5).collect();
+        let others: Vec<u64> = (0..200)
+            .filter(|&n| n != first && hb.bracket_of(n) == 0)
+            .take(5)
+            .collect();
         let strangers: Vec<u64> = (0..200).filter(|&n| hb.bracket_of(n) == 1).take(5).collect();
         let progress = Progress {
             number: first,

@@ -42,7 +42,11 @@ impl Progress<'_> {
 
     /// The lowest loss so far.
     pub fn best(&self) -> Option<f64> {
-        self.curve.iter().map(|p| p.1).filter(|v| !v.is_nan()).min_by(f64::total_cmp)
+        self.curve
+            .iter()
+            .map(|p| p.1)
+            .filter(|v| !v.is_nan())
+            .min_by(f64::total_cmp)
     }
 }
 

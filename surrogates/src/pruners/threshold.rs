@@ -37,7 +37,8 @@ mod tests {
         };
         let mut none = Table(Vec::new());
         let at = |step, loss| vec![(step, loss)];
-        let decide = |c: Vec<(i64, f64)>, peers: &mut Table| pruner.should_prune(&Progress { number: 0, curve: &c }, peers);
+        let decide =
+            |c: Vec<(i64, f64)>, peers: &mut Table| pruner.should_prune(&Progress { number: 0, curve: &c }, peers);
         assert!(!decide(at(1, 5.0), &mut none));
         assert!(decide(at(2, 5.0), &mut none));
         assert!(decide(at(3, f64::NAN), &mut none));

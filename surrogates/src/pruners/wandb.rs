@@ -60,7 +60,12 @@ impl Pruner for WandbHyperband {
         let Some(&band) = self.bands.iter().rev().find(|&&b| b <= step) else {
             return false;
         };
-        let mut at_band: Vec<f64> = peers.at(band).into_iter().map(|p| p.loss).filter(|v| !v.is_nan()).collect();
+        let mut at_band: Vec<f64> = peers
+            .at(band)
+            .into_iter()
+            .map(|p| p.loss)
+            .filter(|v| !v.is_nan())
+            .collect();
         let mine = trial.curve.iter().find(|(s, _)| *s >= band).map(|p| p.1);
         let Some(mine) = mine else {
             return false;
@@ -70,7 +75,11 @@ impl Pruner for WandbHyperband {
         }
         at_band.sort_by(f64::total_cmp);
         let threshold = at_band[((at_band.len() as f64 / self.eta) as usize).min(at_band.len() - 1)];
-        let judged = if self.strict { mine } else { trial.best().unwrap_or(f64::NAN) };
+        let judged = if self.strict {
+            mine
+        } else {
+            trial.best().unwrap_or(f64::NAN)
+        };
         judged.is_nan() || judged > threshold
     }
 
@@ -105,8 +114,11 @@ mod tests {
         ];
         let decide = |number: u64, strict: bool| {
             let curve = &runs[number as usize].2;
-            WandbHyperband { strict, ..pruner.clone() }
-                .should_prune(&Progress { number, curve }, &mut Table(runs.clone()))
+            WandbHyperband {
+                strict,
+                ..pruner.clone()
+            }
+            .should_prune(&Progress { number, curve }, &mut Table(runs.clone()))
         };
         // Band 2's losses are 6, 7, 8, 9, 10: the threshold is the third, 8.
         assert!(decide(1, false), "10 at band 2 stops");
@@ -115,7 +127,10 @@ mod tests {
         let improving = vec![(1, 10.0), (2, 9.5), (3, 1.0)];
         let mut table = runs.clone();
         table.push((5, false, improving.clone()));
-        let progress = Progress { number: 5, curve: &improving };
+        let progress = Progress {
+            number: 5,
+            curve: &improving,
+        };
         assert!(!pruner.should_prune(&progress, &mut Table(table.clone())));
         let strict = WandbHyperband { strict: true, ..pruner };
         assert!(strict.should_prune(&progress, &mut Table(table)));
