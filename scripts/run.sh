@@ -16,5 +16,7 @@ else
     fi
 fi
 study="$dataset-gp-$(date +%Y%m%d-%H%M%S)"
-target/release/bo run --objective "$dataset" --surrogate gp --trials "$trials" --study "$study" "$@"
+# The caller's own --trials wins over the default.
+case " $* " in *" --trials "* | *" --trials="*) ;; *) set -- --trials "$trials" "$@" ;; esac
+target/release/bo run --objective "$dataset" --surrogate gp --study "$study" "$@"
 target/release/bo show "$study"

@@ -14,6 +14,7 @@ use bo_benchmarks::stats;
 use bo_benchmarks::suite::{random_stats, synthetic_suite, Reference, RunRecord, SyntheticProblem};
 use bo_surrogates::{build_sampler, SamplerOptions};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::objective::training::{Dataset, TrainingData};
@@ -369,24 +370,47 @@ fn one_study(
     }))
 }
 
-/// Reads the peers' runs, keeping those of this suite and budget.
+/// One peer's run as `benchmarks/peers` writes it: the best true and
+/// observed values after each full-training equivalent.
+#[derive(Deserialize)]
+struct PeerRun {
+    problem: String,
+    strategy: String,
+    seed: u64,
+    best: Vec<f64>,
+    believed_best: Vec<f64>,
+    suggest_seconds: f64,
+}
+
+/// Reads the peers' runs of this suite and budget, as regret against its references.
 fn read_peers(path: &Path, references: &[Reference], budget: usize) -> Result<Vec<RunRecord>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read the peers' results {}", path.display()))?;
-    let runs: Vec<RunRecord> =
-        serde_json::from_str(&text).with_context(|| format!("{} is not a list of runs", path.display()))?;
-    let kept: Vec<RunRecord> = runs
-        .into_iter()
-        .filter(|r| references.iter().any(|x| x.problem == r.problem))
-        .collect();
-    if let Some(bad) = kept.iter().find(|r| r.regret.len() != budget) {
-        bail!(
-            "{}: {} on {} ran {} trials, not {budget}",
-            path.display(),
-            bad.strategy,
-            bad.problem,
-            bad.regret.len()
-        );
+    let runs: Vec<PeerRun> =
+        serde_json::from_str(&text).with_context(|| format!("{} is not a list of peer runs", path.display()))?;
+    let mut kept = Vec::new();
+    for run in runs {
+        let Some(reference) = references.iter().find(|x| x.problem == run.problem) else {
+            continue;
+        };
+        if run.best.len() != budget {
+            bail!(
+                "{}: {} on {} has {} values, not one per unit of the budget {budget}",
+                path.display(),
+                run.strategy,
+                run.problem,
+                run.best.len()
+            );
+        }
+        let regret = |values: &[f64]| values.iter().map(|v| v - reference.optimum).collect();
+        kept.push(RunRecord {
+            regret: regret(&run.best),
+            believed_regret: regret(&run.believed_best),
+            problem: run.problem,
+            strategy: run.strategy,
+            seed: run.seed,
+            suggest_seconds: run.suggest_seconds,
+        });
     }
     Ok(kept)
 }
@@ -542,4 +566,65 @@ pub fn run(settings: &BenchSettings) -> Result<Summary> {
         )?;
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trial(number: u64, state: TrialState, x: (f64, f64), steps: i64) -> TrialRecord {
+        let params = json!({"x1": x.0, "x2": x.1}).as_object().unwrap().clone();
+        let value = bo_benchmarks::TestFunction::by_name("branin")
+            .unwrap()
+            .evaluate(&[x.0, x.1]);
+        TrialRecord {
+            id: number as i64,
+            number,
+            state,
+            params,
+            value: Some(value),
+            seed: 0,
+            started: 0.0,
+            ended: Some(1.0),
+            heartbeat: 0.0,
+            error: None,
+            host: "h".into(),
+            pid: 1,
+            git_commit: None,
+            abandoned: false,
+            suggest_seconds: None,
+            retest_of: None,
+            resource: Some(steps),
+            intermediate: Vec::new(),
+            metrics: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn budget_units_charge_the_steps_each_trial_ran() {
+        let problem = Problem::Synthetic(SyntheticProblem {
+            function: bo_benchmarks::TestFunction::by_name("branin").unwrap(),
+            noise_sd: 0.0,
+        });
+        let (good, better, best) = ((0.0, 5.0), (3.0, 3.0), (std::f64::consts::PI, 2.275));
+        let trials = [
+            trial(0, TrialState::Pruned, (9.0, 9.0), 3),
+            trial(1, TrialState::Complete, good, 10),
+            trial(2, TrialState::Complete, better, 10),
+            trial(3, TrialState::Pruned, (9.0, 9.0), 4),
+            trial(4, TrialState::Complete, best, 10),
+        ];
+        let value = |t: usize| trials[t].value.unwrap();
+        let (regret, believed) = regret_per_unit(&problem, &trials, 10, 4, 0.0).unwrap();
+        // Spent after each trial: 3, 13, 23, 27, 37 steps; a unit is 10.
+        assert!(regret[0].is_nan(), "nothing completed within the first 10 steps");
+        assert_eq!(regret[1..], [value(1), value(2).min(value(1)), value(4)]);
+        assert!(
+            believed[0].is_nan() && believed[1..] == regret[1..],
+            "noise-free: believed is true"
+        );
+        // A study that stopped early keeps its last pick to the end of the budget.
+        let (short, _) = regret_per_unit(&problem, &trials[..2], 10, 4, 0.0).unwrap();
+        assert_eq!(short[1..], [value(1); 3]);
+    }
 }

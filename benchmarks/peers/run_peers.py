@@ -104,10 +104,10 @@ class Recorder:
     """Evaluates the problem on the unit cube and records what a peer saw."""
 
     def __init__(self, name, noise, seed):
-        self.f, self.bounds, self.optimum = FUNCTIONS[name]
+        self.f, self.bounds, _ = FUNCTIONS[name]
         self.noise, self.rng = noise, np.random.default_rng(seed ^ 0xA5A5A5A5)
         self.pick = None  # (observed, true)
-        self.regret, self.believed, self.suggest_seconds = [], [], []
+        self.best, self.believed_best, self.suggest_seconds = [], [], []
         self.last_return = time.perf_counter()
 
     def __call__(self, u):
@@ -117,8 +117,8 @@ class Recorder:
         observed = truth + (self.rng.normal(0, self.noise) if self.noise > 0 else 0.0)
         if self.pick is None or observed < self.pick[0]:
             self.pick = (observed, truth)
-        self.regret.append(self.pick[1] - self.optimum)
-        self.believed.append(self.pick[0] - self.optimum)
+        self.best.append(self.pick[1])
+        self.believed_best.append(self.pick[0])
         self.last_return = time.perf_counter()
         return observed
 
@@ -187,18 +187,19 @@ def main():
             for seed in range(args.seeds):
                 rec = Recorder(name, noise, seed)
                 PEERS[peer](rec, dim, args.budget, seed)
-                if len(rec.regret) != args.budget:
-                    sys.exit(f"{peer} on {key(name, noise)} ran {len(rec.regret)} trials, not {args.budget}")
+                if len(rec.best) != args.budget:
+                    sys.exit(f"{peer} on {key(name, noise)} ran {len(rec.best)} trials, not {args.budget}")
                 runs.append({
                     "problem": key(name, noise),
                     "strategy": peer,
                     "seed": seed,
-                    "regret": rec.regret,
-                    "believed_regret": rec.believed,
+                    "best": rec.best,
+                    "believed_best": rec.believed_best,
                     "suggest_seconds": float(np.mean(rec.suggest_seconds)),
                 })
             done = [r for r in runs if r["problem"] == key(name, noise) and r["strategy"] == peer]
-            print(f"{key(name, noise)} {peer}: median final regret {np.median([r['regret'][-1] for r in done]):.3g}", file=sys.stderr)
+            optimum = FUNCTIONS[name][2]
+            print(f"{key(name, noise)} {peer}: median final regret {np.median([r['best'][-1] - optimum for r in done]):.3g}", file=sys.stderr)
     with open(args.out, "w") as f:
         json.dump(runs, f)
     print(f"wrote {len(runs)} runs to {args.out}", file=sys.stderr)

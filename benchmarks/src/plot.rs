@@ -1,4 +1,6 @@
-//! Convergence plots: normalized regret against trials, median and interquartile band.
+//! Convergence plots: normalized regret against the budget spent (trials, or
+//! cumulative epochs where trials report learning curves), median and
+//! interquartile band.
 
 use std::path::Path;
 
@@ -19,6 +21,8 @@ pub fn convergence(path: &Path, reference: &Reference, runs: &[&RunRecord]) -> a
     strategies.sort();
     strategies.dedup();
     let budget = runs.iter().map(|r| r.regret.len()).max().unwrap_or(1).max(2);
+    // Each point of a run is one full training's worth of the budget.
+    let steps = reference.steps_per_unit.max(1) as usize;
     let curves: Vec<(&str, Vec<Band>)> = strategies
         .iter()
         .map(|s| {
@@ -52,10 +56,10 @@ pub fn convergence(path: &Path, reference: &Reference, runs: &[&RunRecord]) -> a
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(60)
-        .build_cartesian_2d(1..budget, (FLOOR..top).log_scale())?;
+        .build_cartesian_2d(steps..budget * steps, (FLOOR..top).log_scale())?;
     chart
         .configure_mesh()
-        .x_desc("trial")
+        .x_desc(if steps > 1 { "cumulative epochs" } else { "trial" })
         .y_desc("normalized regret")
         .draw()?;
     for (i, (strategy, band)) in curves.iter().enumerate() {
@@ -64,7 +68,7 @@ pub fn convergence(path: &Path, reference: &Reference, runs: &[&RunRecord]) -> a
             band.iter()
                 .enumerate()
                 .filter(move |(_, v)| [v.0, v.1, v.2][k].is_finite())
-                .map(move |(t, v)| (t + 1, [v.0, v.1, v.2][k]))
+                .map(move |(t, v)| ((t + 1) * steps, [v.0, v.1, v.2][k]))
         };
         let polygon: Vec<(usize, f64)> = points(2)
             .chain(points(0).collect::<Vec<_>>().into_iter().rev())

@@ -22,6 +22,9 @@ pub struct Cell {
     /// Mean over seeds of the believed (observed) and true regret of the pick.
     pub believed_regret: f64,
     pub true_regret: f64,
+    /// The share of the budget after which the median run first matched
+    /// random search's median final regret (none if it never did).
+    pub reaches_random: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -39,6 +42,25 @@ pub struct Summary {
     pub budget: usize,
     pub cells: Vec<Cell>,
     pub strategies: Vec<StrategyLine>,
+}
+
+/// The share of the budget after which the median normalized regret of `runs`
+/// is first at or below `target`.
+fn reaches(runs: &[&RunRecord], reference: &Reference, target: f64) -> Option<f64> {
+    if !target.is_finite() {
+        return None;
+    }
+    let budget = runs.iter().map(|r| r.regret.len()).max()?;
+    (0..budget)
+        .find(|&k| {
+            let at: Vec<f64> = runs
+                .iter()
+                .filter_map(|r| r.regret.get(k))
+                .map(|v| reference.normalize(*v))
+                .collect();
+            median(&at) <= target
+        })
+        .map(|k| (k + 1) as f64 / budget as f64)
 }
 
 fn final_normalized(run: &RunRecord, reference: &Reference) -> f64 {
@@ -64,6 +86,12 @@ pub fn summarize(runs: &[RunRecord], references: &[Reference]) -> Summary {
     let (mut wins, mut losses) = (vec![0usize; strategies.len()], vec![0usize; strategies.len()]);
     for reference in &problems {
         let mut medians = Vec::new();
+        let random_final = median(
+            &runs_of(&reference.problem, "random")
+                .iter()
+                .map(|r| final_normalized(r, reference))
+                .collect::<Vec<_>>(),
+        );
         for s in &strategies {
             let rs = runs_of(&reference.problem, s);
             let finals: Vec<f64> = rs.iter().map(|r| final_normalized(r, reference)).collect();
@@ -78,6 +106,7 @@ pub fn summarize(runs: &[RunRecord], references: &[Reference]) -> Summary {
                     mean: mean(&finals),
                     believed_regret: mean(&rs.iter().map(|r| last(&r.believed_regret)).collect::<Vec<_>>()),
                     true_regret: mean(&rs.iter().map(|r| last(&r.regret)).collect::<Vec<_>>()),
+                    reaches_random: reaches(&rs, reference, random_final),
                 });
             }
         }
@@ -166,7 +195,7 @@ pub fn markdown(summary: &Summary) -> String {
         .collect();
     let cell = |p: &str, s: &str| summary.cells.iter().find(|c| c.problem == p && c.strategy == s);
     let mut out = format!(
-        "Final normalized regret after {} trials, median / mean over seeds (0 = the optimum, 1 = random search's expected best at this budget):\n\n| problem | {} |\n|---|{}\n",
+        "Final normalized regret after {} full-training equivalents (trials at full fidelity), median / mean over seeds (0 = the optimum, 1 = random search's expected best at this budget):\n\n| problem | {} |\n|---|{}\n",
         summary.budget,
         strategies.join(" | "),
         "---|".repeat(strategies.len())
@@ -210,6 +239,23 @@ pub fn markdown(summary: &Summary) -> String {
             for s in &strategies {
                 out += &match cell(p, s) {
                     Some(c) => format!(" believed {} · true {} |", sci(c.believed_regret), sci(c.true_regret)),
+                    None => " – |".into(),
+                };
+            }
+            out += "\n";
+        }
+    }
+    if summary.cells.iter().any(|c| c.reaches_random.is_some()) {
+        out += &format!(
+            "\nShare of the budget after which the median run first matches random search's median final regret (– never):\n\n| problem | {} |\n|---|{}\n",
+            strategies.join(" | "),
+            "---|".repeat(strategies.len())
+        );
+        for p in &problems {
+            out += &format!("| {p} |");
+            for s in &strategies {
+                out += &match cell(p, s).and_then(|c| c.reaches_random) {
+                    Some(share) => format!(" {share:.2} |"),
                     None => " – |".into(),
                 };
             }
@@ -277,5 +323,35 @@ mod tests {
                 .count(),
             2
         );
+    }
+
+    #[test]
+    fn the_share_of_budget_to_match_random_is_read_off_the_median_curve() {
+        let reference = Reference {
+            problem: "p".into(),
+            optimum: 0.0,
+            random_best: 1.0,
+            budget: 4,
+            steps_per_unit: 52,
+        };
+        let run = |seed: u64, regret: Vec<f64>| RunRecord {
+            problem: "p".into(),
+            strategy: "s".into(),
+            seed,
+            believed_regret: regret.clone(),
+            regret,
+            suggest_seconds: 0.0,
+        };
+        let runs = [
+            run(0, vec![2.0, 0.5, 0.4, 0.1]),
+            run(1, vec![2.0, 0.9, 0.3, 0.2]),
+            run(2, vec![2.0, 2.0, 0.6, 0.3]),
+        ];
+        let refs: Vec<&RunRecord> = runs.iter().collect();
+        // Medians per unit: 2.0, 0.9, 0.4, 0.2.
+        assert_eq!(reaches(&refs, &reference, 0.9), Some(0.5));
+        assert_eq!(reaches(&refs, &reference, 0.25), Some(1.0));
+        assert_eq!(reaches(&refs, &reference, 0.1), None);
+        assert_eq!(reaches(&refs, &reference, f64::NAN), None);
     }
 }
