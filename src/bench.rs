@@ -199,7 +199,7 @@ fn problems(settings: &BenchSettings) -> Result<Vec<Problem>> {
             let sweep = Dataset::Cifar10.sweep_with(settings.config.as_deref())?;
             let mut data = TrainingData::new(Dataset::Cifar10, settings.data_dir.clone());
             data.validation = settings.validation_size;
-            let objective = Box::new(TrainerObjective::start(data.clone(), None)?);
+            let objective = Box::new(TrainerObjective::start(data.clone(), None, None)?);
             Ok(vec![Problem::Vision {
                 settings: Box::new(data),
                 sweep,

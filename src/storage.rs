@@ -2,12 +2,11 @@
 //! killed at any moment loses at most the trial it was running; WAL mode and a
 //! busy timeout let several workers share one file.
 
-use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde_json::{Map, Value};
 
@@ -240,35 +239,43 @@ enum Found {
     UnmarkedBo,
 }
 
-/// Tells a bo database from anything else without writing a byte: the
-/// header is read directly, and only an unmarked database is opened (immutable,
-/// read-only) to list its tables.
+/// Tells a bo database from anything else without writing a byte. The file
+/// is read through SQLite (immutable: no locks, no side files), never opened
+/// directly: closing a descriptor of our own would drop the POSIX locks that
+/// this process's other connections hold on it.
 fn inspect(path: &Path) -> Result<Found> {
-    let mut header = [0u8; 100];
-    let read = match File::open(path) {
-        Ok(mut f) => {
-            let meta = f
-                .metadata()
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            if !meta.is_file() {
-                bail!("{} is not a file, so not a bo study database", path.display());
-            }
-            read_up_to(&mut f, &mut header).with_context(|| format!("cannot read {}", path.display()))?
-        }
+    match std::fs::metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::Nothing),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    if read == 0 {
-        return Ok(Found::Nothing);
+        Ok(meta) if !meta.is_file() => bail!("{} is not a file, so not a bo study database", path.display()),
+        Ok(meta) if meta.len() == 0 => return Ok(Found::Nothing),
+        Ok(_) => {}
     }
-    if read < header.len() || &header[..16] != b"SQLite format 3\0" {
-        bail!(
+    let conn = Connection::open_with_flags(
+        immutable_uri(path),
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("cannot open {}", path.display()))?;
+    classify(&conn, path)
+}
+
+/// What the database behind `conn` is, from its header fields and tables.
+fn classify(conn: &Connection, path: &Path) -> Result<Found> {
+    let not_ours = |e: rusqlite::Error| {
+        match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => anyhow!(
             "{} is not an SQLite database, so not a bo study database: bo leaves other files alone (pick another --storage)",
             path.display()
-        );
+        ),
+        _ => anyhow!(e).context(format!("cannot read {}", path.display())),
     }
-    let word = |at: usize| i32::from_be_bytes(header[at..at + 4].try_into().expect("four bytes"));
-    let (user_version, application_id) = (word(60), word(68));
+    };
+    let application_id: i32 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(not_ours)?;
+    let user_version: i32 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(not_ours)?;
     if application_id == APPLICATION_ID {
         return Ok(Found::Bo(user_version));
     }
@@ -278,15 +285,10 @@ fn inspect(path: &Path) -> Result<Found> {
             path.display()
         );
     }
-    let conn = Connection::open_with_flags(
-        immutable_uri(path),
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .with_context(|| format!("cannot open {}", path.display()))?;
     let tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
         .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
-        .with_context(|| format!("{} is not a readable SQLite database", path.display()))?;
+        .map_err(not_ours)?;
     if tables.is_empty() {
         return Ok(Found::Nothing);
     }
@@ -305,17 +307,6 @@ fn inspect(path: &Path) -> Result<Found> {
         );
     }
     Ok(Found::UnmarkedBo)
-}
-
-fn read_up_to(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match f.read(&mut buf[filled..])? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    Ok(filled)
 }
 
 /// `file:PATH?immutable=1`: read without locks or side files, so nothing is written.
@@ -380,31 +371,28 @@ impl Storage {
     /// bo database, in one transaction that re-checks what another worker
     /// may have done meanwhile.
     fn prepare(&self, found: Found) -> Result<()> {
-        if let Found::Bo(version) = found {
-            if version > SCHEMA_VERSION {
-                bail!(
-                    "{} was written by a newer bo (schema version {version}; this bo knows up to {SCHEMA_VERSION})",
-                    self.path.display()
-                );
-            }
-            if version == SCHEMA_VERSION {
-                return Ok(());
-            }
+        let newer = |version: i32| {
+            anyhow!(
+                "{} was written by a newer bo (schema version {version}; this bo knows up to {SCHEMA_VERSION})",
+                self.path.display()
+            )
+        };
+        match found {
+            Found::Bo(version) if version > SCHEMA_VERSION => return Err(newer(version)),
+            Found::Bo(SCHEMA_VERSION) => return Ok(()),
+            _ => {}
         }
+        // The look before took no lock: decide again inside the write lock.
         let tx =
             rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate).context(self.origin())?;
-        let application_id: i32 = tx
-            .pragma_query_value(None, "application_id", |r| r.get(0))
-            .context(self.origin())?;
-        let version: i32 = tx
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .context(self.origin())?;
-        if application_id == APPLICATION_ID && version == SCHEMA_VERSION {
-            return Ok(());
-        }
+        let version = match classify(&tx, &self.path)? {
+            Found::Bo(version) if version > SCHEMA_VERSION => return Err(newer(version)),
+            Found::Bo(SCHEMA_VERSION) => return Ok(()),
+            Found::Bo(version) => version,
+            Found::Nothing | Found::UnmarkedBo => 0,
+        };
         // Version 0 (new, or unmarked from an earlier bo) to 1: the tables as
         // above; then each migration past the version found.
-        let version = if application_id == APPLICATION_ID { version } else { 0 };
         if version < 1 {
             tx.execute_batch(SCHEMA).context(self.origin())?;
         }
@@ -437,11 +425,7 @@ impl Storage {
             ),
             Found::Bo(_) | Found::UnmarkedBo => {}
         }
-        // An unmarked database has the columns of schema 1, perhaps fewer tables.
-        let version = match inspect(path)? {
-            Found::Bo(version) => version,
-            _ => 0,
-        };
+
         // With no write-ahead log beside it, no connection has the database
         // open: read it as immutable, which creates no -wal or -shm file.
         let mut wal = path.as_os_str().to_owned();
@@ -453,6 +437,12 @@ impl Storage {
         }
         .with_context(|| format!("cannot open the study database {}", path.display()))?;
         conn.busy_timeout(Duration::from_secs(60))?;
+        // Read again through this connection, which sees the write-ahead log;
+        // an unmarked database has the columns of schema 1, perhaps fewer tables.
+        let version = match classify(&conn, path)? {
+            Found::Bo(version) => version,
+            Found::Nothing | Found::UnmarkedBo => 0,
+        };
         Ok(Storage {
             conn,
             path: path.to_path_buf(),

@@ -144,6 +144,7 @@ fn same_failure(a: &str, b: &str) -> bool {
     shape(a) == shape(b)
 }
 
+#[derive(Clone)]
 pub struct RunSettings {
     /// The study's total number of trials, earlier ones included.
     pub trials: usize,

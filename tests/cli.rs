@@ -1005,3 +1005,65 @@ fn two_workers_on_one_asha_study_run_each_trial_once() {
     }
     assert!(all.iter().any(|t| t["state"] == "pruned"));
 }
+
+#[test]
+fn workers_run_trials_at_once_each_on_its_gpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "slow.py",
+        "import json, os, sys, time\nargs = dict(a[2:].split('=', 1) for a in sys.argv[1:])\nopen(os.path.join(os.environ['MARKER_DIR'], 'gpu-%s-%s' % (os.environ['BO_TRIAL'], os.environ.get('CUDA_VISIBLE_DEVICES'))), 'w').close()\ntime.sleep(0.5)\nprint(json.dumps({'loss': float(args['x'])}))\n",
+    );
+    write(
+        d,
+        "sweep.yaml",
+        "program: slow.py\nmetric: {name: loss}\nparameters:\n  x: {min: 0.0, max: 1.0}\n",
+    );
+    ok(bo(
+        d,
+        &[
+            "run",
+            "--config",
+            "sweep.yaml",
+            "--study",
+            "w",
+            "--trials",
+            "6",
+            "--workers",
+            "3",
+            "--gpus",
+            "0,1",
+            "--quiet",
+        ],
+    ));
+    let doc = export(d, "w");
+    let all = trials(&doc);
+    assert_eq!(all.len(), 6);
+    assert!(all.iter().all(|t| t["state"] == "complete"));
+    let points: std::collections::BTreeSet<String> = all.iter().map(|t| t["params"].to_string()).collect();
+    assert_eq!(points.len(), 6, "no configuration twice");
+    // Trials overlapped in time: three ran at once.
+    let spans: Vec<(f64, f64)> = all
+        .iter()
+        .map(|t| (t["started"].as_f64().unwrap(), t["ended"].as_f64().unwrap()))
+        .collect();
+    let most_at_once = spans
+        .iter()
+        .map(|&(start, _)| spans.iter().filter(|&&(s, e)| s <= start && start < e).count())
+        .max()
+        .unwrap();
+    assert!(most_at_once >= 2, "trials ran one after another: {spans:?}");
+    // Worker 0 runs on GPU 0, worker 1 on GPU 1, worker 2 on GPU 0 again.
+    let gpus: std::collections::BTreeSet<String> = std::fs::read_dir(d)
+        .unwrap()
+        .filter_map(|e| {
+            e.ok()?
+                .file_name()
+                .to_str()?
+                .strip_prefix("gpu-")
+                .map(|s| s.rsplit('-').next().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(gpus, ["0".to_string(), "1".to_string()].into());
+}

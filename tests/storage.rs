@@ -242,3 +242,30 @@ fn reading_writes_nothing_and_an_unmarked_database_of_an_earlier_bo_is_adopted()
     drop(storage);
     assert_eq!(header(&path), (2i32.to_be_bytes().to_vec(), b"bodb".to_vec()));
 }
+
+#[test]
+fn opening_the_store_again_keeps_the_locks_this_process_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bo.db");
+    let storage = Storage::open(&path).unwrap();
+    study(&storage);
+    // Another connection of this process opens the store (a heartbeat, another worker thread).
+    let again = Storage::open(&path).unwrap();
+    // Another process reads and closes. Had this process lost its lock on the
+    // database file, that process would take itself for the last one and
+    // checkpoint and delete the write-ahead log under our connections.
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nprint(c.execute('SELECT count(*) FROM studies').fetchone()[0])\nc.close()")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    assert!(
+        std::path::Path::new(&wal).exists(),
+        "the write-ahead log was deleted while in use"
+    );
+    assert_eq!(again.studies().unwrap().len(), 1);
+}

@@ -79,9 +79,12 @@ pub fn handle_signals() -> Result<()> {
 }
 
 /// What building an objective needs beyond the stored study.
+#[derive(Clone)]
 pub struct ObjectiveOptions {
     pub trial_timeout: Option<Duration>,
     pub data_dir: PathBuf,
+    /// The GPU its programs or training worker see (CUDA_VISIBLE_DEVICES).
+    pub gpu: Option<String>,
 }
 
 /// The objective a study evaluates. A program is checked before anything
@@ -96,7 +99,11 @@ pub fn build_objective(
     if let Some(data) = TrainingData::from_study(&record.objective, options.data_dir.clone())
         .with_context(|| format!("study `{}`", record.name))?
     {
-        return Ok(Box::new(TrainerObjective::start(data, options.trial_timeout)?));
+        return Ok(Box::new(TrainerObjective::start(
+            data,
+            options.trial_timeout,
+            options.gpu.clone(),
+        )?));
     }
     if let Some(name) = record.objective.get("function").and_then(Value::as_str) {
         let function = TestFunction::by_name(name).map_err(anyhow::Error::msg)?;
@@ -112,6 +119,7 @@ pub fn build_objective(
         command,
         metric: record.metric.clone(),
         timeout: options.trial_timeout,
+        gpu: options.gpu.clone(),
     };
     if let Err(e) = objective.check() {
         bail!("{origin}: {e}");

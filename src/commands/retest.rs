@@ -43,6 +43,7 @@ pub fn run(args: RetestArgs) -> Result<ExitCode> {
     let options = ObjectiveOptions {
         trial_timeout: args.trial_timeout,
         data_dir: args.data_dir,
+        gpu: None,
     };
     let mut objective = build_objective(&record, &sweep, &options, &origin)?;
     let study = Study { record, sweep };

@@ -9,10 +9,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use bo::format;
 use bo::objective::training::{self, DataFlags, Dataset};
 use bo::objective::FunctionObjective;
+use bo::objective::Objective;
 use bo::pruning::{PrunerFlags, PrunerSpec};
 use bo::space::{Goal, Sweep};
 use bo::storage::{now, Storage, StudyRecord, TrialState, Worker};
-use bo::study::{self, best_trial, RunSettings, Study, MIN_HEARTBEAT_TIMEOUT};
+use bo::study::{self, best_trial, RunReport, RunSettings, Study, MIN_HEARTBEAT_TIMEOUT};
 use bo_benchmarks::TestFunction;
 use bo_surrogates::gp::GpConfig;
 use bo_surrogates::tpe::TpeConfig;
@@ -63,6 +64,14 @@ pub struct RunArgs {
     /// Fail a trial that runs longer than this many seconds.
     #[arg(long, value_parser = seconds)]
     trial_timeout: Option<Duration>,
+    /// Trials run at once, each in its own process (a program, or a training worker per
+    /// worker); every suggestion knows the others' running trials.
+    #[arg(long, default_value_t = 1, value_parser = worker_count)]
+    workers: usize,
+    /// GPUs to spread the workers over, round robin (several workers per GPU allowed), e.g.
+    /// 0,1: programs and training workers get CUDA_VISIBLE_DEVICES.
+    #[arg(long, value_delimiter = ',', value_parser = gpu_name)]
+    gpus: Vec<String>,
     /// Levels per continuous parameter in grid search.
     #[arg(long)]
     grid_points: Option<usize>,
@@ -144,6 +153,29 @@ impl PrunerArgs {
             None => Ok(None),
         }
     }
+}
+
+/// How many workers `--workers` may start.
+const MAX_WORKERS: usize = 256;
+
+fn worker_count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(n),
+        _ => Err(format!("must be a whole number from 1 to {MAX_WORKERS}, got {text}")),
+    }
+}
+
+/// A GPU as CUDA_VISIBLE_DEVICES names one: an index or a UUID.
+fn gpu_name(text: &str) -> Result<String, String> {
+    if text.is_empty() || !text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(format!("`{text}` is not a GPU index or UUID"));
+    }
+    Ok(text.to_owned())
+}
+
+/// The GPU of worker `index`: the list round robin, none without one.
+fn gpu_of(gpus: &[String], index: usize) -> Option<String> {
+    (!gpus.is_empty()).then(|| gpus[index % gpus.len()].clone())
 }
 
 /// Workers beat every few seconds; a shorter timeout would let them take
@@ -288,6 +320,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let objective_options = ObjectiveOptions {
         trial_timeout: args.trial_timeout,
         data_dir: args.data.data_dir.clone(),
+        gpu: gpu_of(&args.gpus, 0),
     };
     // Built before the study is stored: a missing program or missing data fails without a trace.
     let prebuilt = match &requested {
@@ -364,8 +397,6 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .transpose()
         .map_err(anyhow::Error::msg)?
         .map(|spec| spec.build(&|v| record.goal.to_loss(v)));
-    let mut sampler = build_sampler(&record.strategy, record.seed, &options)
-        .with_context(|| format!("strategies available: {}", SAMPLER_NAMES.join(", ")))?;
     let mut objective = match prebuilt {
         Some(objective) => objective,
         None => build_objective(&record, &sweep, &objective_options, &origin)?,
@@ -389,15 +420,61 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         max_failures: args.max_failures,
         resource_budget: args.pruning.resource_budget,
     };
-    let outcome = study::run(
-        &mut storage,
-        &study,
-        sampler.as_mut(),
-        objective.as_mut(),
-        &worker,
-        &settings,
-        pruner.as_deref(),
-    )?;
+    // Worker 0 runs here with the objective built above; the others in threads
+    // of their own, each with its store connection, strategy and objective
+    // (programs, or a training worker process, on its GPU).
+    let run_worker = |index: usize, storage: &mut Storage, objective: &mut dyn Objective| -> Result<RunReport> {
+        let mut sampler = build_sampler(&study.record.strategy, study.record.seed, &options)
+            .with_context(|| format!("strategies available: {}", SAMPLER_NAMES.join(", ")))?;
+        let settings = RunSettings {
+            quiet: settings.quiet || index > 0,
+            ..settings.clone()
+        };
+        study::run(
+            storage,
+            &study,
+            sampler.as_mut(),
+            objective,
+            &worker,
+            &settings,
+            pruner.as_deref(),
+        )
+    };
+    let reports: Vec<Result<RunReport>> = std::thread::scope(|scope| {
+        let others: Vec<_> = (1..args.workers)
+            .map(|index| {
+                let options = ObjectiveOptions {
+                    gpu: gpu_of(&args.gpus, index),
+                    ..objective_options.clone()
+                };
+                let (study, origin, path, run_worker) = (&study, &origin, &args.storage, &run_worker);
+                scope.spawn(move || -> Result<RunReport> {
+                    let mut storage = Storage::open(path)?;
+                    let mut objective = build_objective(&study.record, &study.sweep, &options, origin)?;
+                    run_worker(index, &mut storage, objective.as_mut())
+                })
+            })
+            .collect();
+        let first = run_worker(0, &mut storage, objective.as_mut());
+        std::iter::once(first)
+            .chain(
+                others
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("a worker thread panicked")))),
+            )
+            .collect()
+    });
+    let mut outcome = RunReport {
+        interrupted: false,
+        failing: None,
+        exhausted: false,
+    };
+    for report in reports {
+        let report = report?;
+        outcome.interrupted |= report.interrupted;
+        outcome.exhausted |= report.exhausted;
+        outcome.failing = outcome.failing.or(report.failing);
+    }
     let all = storage.trials(study.record.id)?;
     let best = best_trial(study.goal(), &all);
     let mut out = std::io::stdout().lock();

@@ -32,6 +32,8 @@ pub struct ProgramObjective {
     pub command: Vec<String>,
     pub metric: String,
     pub timeout: Option<Duration>,
+    /// Set as CUDA_VISIBLE_DEVICES for every trial.
+    pub gpu: Option<String>,
 }
 
 /// Where `name` runs from: itself if it has a slash, else the first match on
@@ -185,13 +187,15 @@ fn parse_json_line(line: &str) -> Result<HashMap<String, Number>, String> {
             .replace("NaN", ".nan");
         serde_yaml::from_str::<serde_yaml::Mapping>(&quoted)
     };
-    match (strict, yaml()) {
-        (Ok(map), _) => Ok(map.into_iter().map(|(k, v)| (k, Number::from_json(&v))).collect()),
-        (Err(_), Ok(map)) => Ok(map
-            .into_iter()
-            .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), Number::from_yaml(&v))))
-            .collect()),
-        (Err(e), Err(_)) => Err(e.to_string()),
+    match strict {
+        Ok(map) => Ok(map.into_iter().map(|(k, v)| (k, Number::from_json(&v))).collect()),
+        Err(e) => match yaml() {
+            Ok(map) => Ok(map
+                .into_iter()
+                .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), Number::from_yaml(&v))))
+                .collect()),
+            Err(_) => Err(e.to_string()),
+        },
     }
 }
 
@@ -266,6 +270,9 @@ impl Objective for ProgramObjective {
             .env("BO_TRIAL_SEED", trial.seed.to_string())
             .env("BO_PARAMS", Value::Object(trial.params.clone()).to_string())
             .stdin(Stdio::null());
+        if let Some(gpu) = &self.gpu {
+            command.env("CUDA_VISIBLE_DEVICES", gpu);
+        }
         let mut group = match Group::spawn(&mut command, Some(STDERR_TAIL)) {
             Ok(group) => group,
             Err(e) => return Outcome::Failed(format!("cannot start `{}`: {e}", argv[0])),
@@ -365,6 +372,7 @@ mod tests {
             command: DEFAULT_COMMAND.iter().map(|s| s.to_string()).collect(),
             metric: "val_loss".into(),
             timeout: None,
+            gpu: None,
         }
     }
 

@@ -44,11 +44,14 @@ struct Worker {
 }
 
 impl Worker {
-    /// Starts the worker and waits until its data is loaded.
-    fn start(data: &TrainingData) -> Result<Worker> {
+    /// Starts the worker (on `gpu`, if given) and waits until its data is loaded.
+    fn start(data: &TrainingData, gpu: Option<&str>) -> Result<Worker> {
         let program = trainer_program()?;
         let mut command = Command::new(&program);
         command.arg("serve").args(data.worker_args()).stdin(Stdio::piped());
+        if let Some(gpu) = gpu {
+            command.env("CUDA_VISIBLE_DEVICES", gpu);
+        }
         // Standard error goes straight to the user: download progress, libtorch's warnings.
         let mut group =
             Group::spawn(&mut command, None).with_context(|| format!("cannot start {}", program.display()))?;
@@ -89,17 +92,19 @@ impl Worker {
 pub struct TrainerObjective {
     data: TrainingData,
     timeout: Option<Duration>,
+    gpu: Option<String>,
     /// Shared by the studies of a benchmark: one worker, one trial at a time.
     worker: Arc<Mutex<Option<Worker>>>,
 }
 
 impl TrainerObjective {
     /// Starts the worker now, so that missing data fails before any trial.
-    pub fn start(data: TrainingData, timeout: Option<Duration>) -> Result<Self> {
-        let worker = Worker::start(&data)?;
+    pub fn start(data: TrainingData, timeout: Option<Duration>, gpu: Option<String>) -> Result<Self> {
+        let worker = Worker::start(&data, gpu.as_deref())?;
         Ok(TrainerObjective {
             data,
             timeout,
+            gpu,
             worker: Arc::new(Mutex::new(Some(worker))),
         })
     }
@@ -109,6 +114,7 @@ impl TrainerObjective {
         TrainerObjective {
             data: self.data.clone(),
             timeout: self.timeout,
+            gpu: self.gpu.clone(),
             worker: Arc::clone(&self.worker),
         }
     }
@@ -132,7 +138,7 @@ impl Objective for TrainerObjective {
     fn evaluate(&mut self, trial: &TrialContext, report: &mut dyn FnMut(Report) -> Decision) -> Outcome {
         let mut slot = self.worker.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if slot.is_none() {
-            match Worker::start(&self.data) {
+            match Worker::start(&self.data, self.gpu.as_deref()) {
                 Ok(w) => *slot = Some(w),
                 Err(e) => return Outcome::Failed(format!("cannot start the training worker: {e:#}")),
             }

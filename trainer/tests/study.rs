@@ -279,3 +279,25 @@ fn a_pruned_training_stops_at_that_epoch_and_the_worker_trains_the_next_trial() 
         assert_eq!(finals, 0, "{t}");
     }
 }
+
+#[test]
+fn two_workers_train_trials_at_once_in_processes_of_their_own() {
+    let dir = tiny_cifar_with_sweep("{distribution: log_uniform_values, min: 0.01, max: 0.1}", "random");
+    let d = dir.path();
+    ok(run_on_tiny_cifar(
+        d,
+        &["--trials", "4", "--study", "w", "--workers", "2"],
+    ));
+    let doc = export(d, "w");
+    let trials = doc["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 4);
+    assert!(trials.iter().all(|t| t["state"] == "complete"), "{doc}");
+    let spans: Vec<(f64, f64)> = trials
+        .iter()
+        .map(|t| (t["started"].as_f64().unwrap(), t["ended"].as_f64().unwrap()))
+        .collect();
+    let overlapping = spans
+        .iter()
+        .any(|&(s1, e1)| spans.iter().any(|&(s2, e2)| (s1, e1) != (s2, e2) && s1 < e2 && s2 < e1));
+    assert!(overlapping, "the two workers trained one after another: {spans:?}");
+}
