@@ -44,6 +44,9 @@ pub struct BenchSettings {
     pub config: Option<PathBuf>,
     /// Training images the cifar10 suite holds out for validation.
     pub validation_size: usize,
+    /// The pruners' first rung, and η between rungs (multi-fidelity strategies).
+    pub min_resource: i64,
+    pub reduction_factor: f64,
     pub quiet: bool,
 }
 
@@ -221,14 +224,18 @@ fn split_strategy(name: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// A bench pruner over trials of `max_resource` steps, each rung η = 3 apart
-/// from step 1; `wandb` is W&B's `early_terminate` with `min_iter: 1`.
-fn bench_pruner(name: &str, max_resource: i64) -> Result<PrunerSpec> {
+/// A bench pruner over trials of `max_resource` steps, its rungs η apart
+/// from `min_resource`; `wandb` is W&B's `early_terminate` with `min_iter` at
+/// the minimum resource.
+fn bench_pruner(name: &str, settings: &BenchSettings, max_resource: i64) -> Result<PrunerSpec> {
+    let (min, eta) = (settings.min_resource, settings.reduction_factor);
     let spec = match name {
-        "wandb" => PrunerSpec::from_early_terminate(&json!({"type": "hyperband", "min_iter": 1, "eta": 3})),
+        "wandb" => PrunerSpec::from_early_terminate(&json!({"type": "hyperband", "min_iter": min, "eta": eta})),
         "median" | "asha" | "hyperband" => {
             let flags = PrunerFlags {
+                min_resource: Some(min),
                 max_resource: Some(max_resource),
+                reduction_factor: Some(eta),
                 ..PrunerFlags::default()
             };
             PrunerSpec::from_flags(name, &flags).map(|s| s.expect("a named pruner"))
@@ -242,11 +249,11 @@ fn bench_pruner(name: &str, max_resource: i64) -> Result<PrunerSpec> {
 }
 
 /// Checks a strategy name before any study runs.
-fn check_strategy(name: &str, problems: &[Problem]) -> Result<()> {
+fn check_strategy(name: &str, problems: &[Problem], settings: &BenchSettings) -> Result<()> {
     let (sampler, pruner) = split_strategy(name);
     build_sampler(sampler, 0, &SamplerOptions::default())?;
     if let Some(pruner) = pruner {
-        bench_pruner(pruner, 2)?;
+        bench_pruner(pruner, settings, settings.min_resource + 1)?;
         if let Some(p) = problems.iter().find(|p| p.max_resource().is_none()) {
             bail!(
                 "`{name}` prunes learning curves, and {} has none (the lcbench suite has; cifar10 with a constant `epochs`)",
@@ -310,8 +317,17 @@ fn one_study(
     let sweep = Sweep::from_value(config.clone(), "the benchmark sweep")?;
     let (sampler_name, pruner_name) = split_strategy(strategy);
     let unit = problem.max_resource().unwrap_or(1);
-    let pruner = pruner_name.map(|p| bench_pruner(p, unit)).transpose()?;
-    let name = format!("bench-{}-{strategy}-b{}-s{seed}", problem.key(), settings.budget);
+    let pruner = pruner_name.map(|p| bench_pruner(p, settings, unit)).transpose()?;
+    // Pruner settings other than the defaults make studies of their own.
+    let variant = match (&pruner, settings.min_resource, settings.reduction_factor) {
+        (Some(_), min, eta) if min != 1 || eta != 3.0 => format!("-r{min}-eta{eta}"),
+        _ => String::new(),
+    };
+    let name = format!(
+        "bench-{}-{strategy}{variant}-b{}-s{seed}",
+        problem.key(),
+        settings.budget
+    );
     let record = storage.create_study(&StudyRecord {
         id: 0,
         name,
@@ -371,14 +387,14 @@ fn one_study(
 }
 
 /// One peer's run as `benchmarks/peers` writes it: the best true and
-/// observed values after each full-training equivalent.
+/// observed values after each full-training equivalent (null before any).
 #[derive(Deserialize)]
 struct PeerRun {
     problem: String,
     strategy: String,
     seed: u64,
-    best: Vec<f64>,
-    believed_best: Vec<f64>,
+    best: Vec<Option<f64>>,
+    believed_best: Vec<Option<f64>>,
     suggest_seconds: f64,
 }
 
@@ -402,7 +418,12 @@ fn read_peers(path: &Path, references: &[Reference], budget: usize) -> Result<Ve
                 run.best.len()
             );
         }
-        let regret = |values: &[f64]| values.iter().map(|v| v - reference.optimum).collect();
+        let regret = |values: &[Option<f64>]| {
+            values
+                .iter()
+                .map(|v| v.map_or(f64::NAN, |v| v - reference.optimum))
+                .collect()
+        };
         kept.push(RunRecord {
             regret: regret(&run.best),
             believed_regret: regret(&run.believed_best),
@@ -435,7 +456,7 @@ pub fn run(settings: &BenchSettings) -> Result<Summary> {
         });
     }
     for s in &settings.strategies {
-        check_strategy(s, &problems)?;
+        check_strategy(s, &problems, settings)?;
     }
     // Create the store before the workers open it together.
     Storage::open(&settings.storage_path)?;

@@ -199,11 +199,16 @@ impl PrunerSpec {
                 Err(format!("the minimum resource must be ≥ 1, got {m}"))
             }
         };
-        let eta = |f: f64| {
-            if f > 1.0 && f.is_finite() {
-                Ok(())
-            } else {
-                Err(format!("the reduction factor must be above 1, got {f}"))
+        let rungs = |min_resource: i64, max_resource: Option<i64>, eta: f64| {
+            min(min_resource)?;
+            if !(eta > 1.0 && eta.is_finite()) {
+                return Err(format!("the reduction factor must be above 1, got {eta}"));
+            }
+            match max_resource {
+                Some(max) if max <= min_resource => Err(format!(
+                    "the maximum resource ({max}) must be above the minimum ({min_resource})"
+                )),
+                _ => Ok(()),
             }
         };
         match self {
@@ -231,30 +236,12 @@ impl PrunerSpec {
                 min_resource,
                 max_resource,
                 reduction_factor,
-            } => {
-                min(*min_resource)?;
-                eta(*reduction_factor)?;
-                match max_resource {
-                    Some(max) if max <= min_resource => Err(format!(
-                        "the maximum resource ({max}) must be above the minimum ({min_resource})"
-                    )),
-                    _ => Ok(()),
-                }
-            }
+            } => rungs(*min_resource, *max_resource, *reduction_factor),
             PrunerSpec::Hyperband {
                 min_resource,
                 max_resource,
                 reduction_factor,
-            } => {
-                min(*min_resource)?;
-                eta(*reduction_factor)?;
-                if max_resource <= min_resource {
-                    return Err(format!(
-                        "the maximum resource ({max_resource}) must be above the minimum ({min_resource})"
-                    ));
-                }
-                Ok(())
-            }
+            } => rungs(*min_resource, Some(*max_resource), *reduction_factor),
             PrunerSpec::WandbHyperband { .. } => Ok(()),
         }
     }
@@ -382,43 +369,21 @@ mod tests {
         assert_eq!(PrunerSpec::from_json(&spec.to_json()).unwrap(), spec);
         assert_eq!(PrunerSpec::from_sweep(&spec.to_json()).unwrap(), spec);
         assert!(PrunerSpec::from_flags("none", &flags).unwrap().is_none());
+        let with = |min: Option<i64>, max: Option<i64>, eta: Option<f64>, percentile: Option<f64>| PrunerFlags {
+            min_resource: min,
+            max_resource: max,
+            reduction_factor: eta,
+            percentile,
+            ..PrunerFlags::default()
+        };
         for (name, flags, words) in [
             ("hyperband", PrunerFlags::default(), "needs --max-resource"),
             ("percentile", PrunerFlags::default(), "needs --percentile"),
             ("threshold", PrunerFlags::default(), "needs --threshold"),
-            (
-                "asha",
-                PrunerFlags {
-                    min_resource: Some(0),
-                    ..PrunerFlags::default()
-                },
-                "minimum resource must be ≥ 1",
-            ),
-            (
-                "asha",
-                PrunerFlags {
-                    reduction_factor: Some(1.0),
-                    ..PrunerFlags::default()
-                },
-                "reduction factor",
-            ),
-            (
-                "asha",
-                PrunerFlags {
-                    min_resource: Some(9),
-                    max_resource: Some(9),
-                    ..PrunerFlags::default()
-                },
-                "must be above",
-            ),
-            (
-                "percentile",
-                PrunerFlags {
-                    percentile: Some(100.0),
-                    ..PrunerFlags::default()
-                },
-                "between 0 and 100",
-            ),
+            ("asha", with(Some(0), None, None, None), "minimum resource must be ≥ 1"),
+            ("asha", with(None, None, Some(1.0), None), "reduction factor"),
+            ("asha", with(Some(9), Some(9), None, None), "must be above"),
+            ("percentile", with(None, None, None, Some(100.0)), "between 0 and 100"),
             ("hyperbnd", PrunerFlags::default(), "unknown pruner `hyperbnd`"),
         ] {
             let error = PrunerSpec::from_flags(name, &flags).unwrap_err();

@@ -683,16 +683,7 @@ fn what_a_program_leaves_running_ends_with_its_trial() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // The program forks a child that holds standard output open and would run a minute.
-    write(
-        d,
-        "leaver.py",
-        "import json, os, sys, time\nif os.fork() == 0:\n    open(os.path.join(os.environ['MARKER_DIR'], 'child-%d' % os.getpid()), 'w').close()\n    time.sleep(60)\n    os._exit(0)\nprint(json.dumps({'loss': 1.0}), flush=True)\n",
-    );
-    write(
-        d,
-        "sweep.yaml",
-        "program: leaver.py\nmetric: {name: loss}\nparameters:\n  x: {min: 0.0, max: 1.0}\n",
-    );
+    loss_study(d, "leaver.py", "import json, os, sys, time\nif os.fork() == 0:\n    open(os.path.join(os.environ['MARKER_DIR'], 'child-%d' % os.getpid()), 'w').close()\n    time.sleep(60)\n    os._exit(0)\nprint(json.dumps({'loss': 1.0}), flush=True)\n");
     let start = Instant::now();
     ok(bo(
         d,
@@ -735,6 +726,16 @@ for step in range(1, 10):
     print(json.dumps({"loss": (x - 0.3) ** 2 + 1.0 / step, "step": step}), flush=True)
     time.sleep(float(os.environ.get("STEP_SECONDS", "0")))
 "#;
+
+/// `program` (Python `source`) as a study minimizing `loss` over x in [0, 1], in sweep.yaml.
+fn loss_study(d: &Path, program: &str, source: &str) {
+    write(d, program, source);
+    write(
+        d,
+        "sweep.yaml",
+        &format!("program: {program}\nmetric: {{name: loss}}\nparameters:\n  x: {{min: 0.0, max: 1.0}}\n"),
+    );
+}
 
 fn curve_study(d: &Path, extra: &str) {
     write(d, "curve.py", CURVE);
@@ -818,12 +819,7 @@ fn pruned_trials_are_stored_with_their_step_and_their_programs_are_gone() {
 fn a_non_finite_intermediate_value_fails_the_trial() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    write(d, "nan.py", "import json\nprint(json.dumps({'loss': 1.0, 'step': 1}))\nprint('{\"loss\": NaN, \"step\": 2}')\nprint(json.dumps({'loss': 0.5, 'step': 3}))\n");
-    write(
-        d,
-        "sweep.yaml",
-        "program: nan.py\nmetric: {name: loss}\nparameters:\n  x: {min: 0.0, max: 1.0}\n",
-    );
+    loss_study(d, "nan.py", "import json\nprint(json.dumps({'loss': 1.0, 'step': 1}))\nprint('{\"loss\": NaN, \"step\": 2}')\nprint(json.dumps({'loss': 0.5, 'step': 3}))\n");
     ok(bo(
         d,
         &[
@@ -895,12 +891,7 @@ fn outcomes(d: &Path, study: &str) -> Vec<(String, i64)> {
 fn a_resumed_hyperband_study_carries_each_bracket_on() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    write(d, "curve.py", CURVE);
-    write(
-        d,
-        "sweep.yaml",
-        "program: curve.py\nmetric: {name: loss}\nparameters:\n  x: {min: 0.0, max: 1.0}\n",
-    );
+    loss_study(d, "curve.py", CURVE);
     let run = |study: &str, trials: &str| {
         ok(bo(
             d,
@@ -947,12 +938,7 @@ fn a_resumed_hyperband_study_carries_each_bracket_on() {
 fn two_workers_on_one_asha_study_run_each_trial_once() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    write(d, "curve.py", CURVE);
-    write(
-        d,
-        "sweep.yaml",
-        "program: curve.py\nmetric: {name: loss}\nparameters:\n  x: {min: 0.0, max: 1.0}\n",
-    );
+    loss_study(d, "curve.py", CURVE);
     let args = [
         "run",
         "--config",
@@ -1010,16 +996,7 @@ fn two_workers_on_one_asha_study_run_each_trial_once() {
 fn workers_run_trials_at_once_each_on_its_gpu() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    write(
-        d,
-        "slow.py",
-        "import json, os, sys, time\nargs = dict(a[2:].split('=', 1) for a in sys.argv[1:])\nopen(os.path.join(os.environ['MARKER_DIR'], 'gpu-%s-%s' % (os.environ['BO_TRIAL'], os.environ.get('CUDA_VISIBLE_DEVICES'))), 'w').close()\ntime.sleep(0.5)\nprint(json.dumps({'loss': float(args['x'])}))\n",
-    );
-    write(
-        d,
-        "sweep.yaml",
-        "program: slow.py\nmetric: {name: loss}\nparameters:\n  x: {min: 0.0, max: 1.0}\n",
-    );
+    loss_study(d, "slow.py", "import json, os, sys, time\nargs = dict(a[2:].split('=', 1) for a in sys.argv[1:])\nopen(os.path.join(os.environ['MARKER_DIR'], 'gpu-%s-%s' % (os.environ['BO_TRIAL'], os.environ.get('CUDA_VISIBLE_DEVICES'))), 'w').close()\ntime.sleep(0.5)\nprint(json.dumps({'loss': float(args['x'])}))\n");
     ok(bo(
         d,
         &[

@@ -84,15 +84,17 @@ class Ledger:
 
 
 def run_optuna(pruner_name):
-    def run(surrogate, task, ledger, seed):
+    def run(surrogate, task, ledger, seed, min_resource, eta):
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         pruners = {
             None: optuna.pruners.NopPruner(),
-            "hyperband": optuna.pruners.HyperbandPruner(min_resource=1, max_resource=EPOCHS, reduction_factor=3),
-            "median": optuna.pruners.MedianPruner(),
-            "sh": optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
+            "hyperband": optuna.pruners.HyperbandPruner(
+                min_resource=min_resource, max_resource=EPOCHS, reduction_factor=eta
+            ),
+            "median": optuna.pruners.MedianPruner(n_warmup_steps=min_resource - 1),
+            "sh": optuna.pruners.SuccessiveHalvingPruner(min_resource=min_resource, reduction_factor=eta),
         }
         study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruners[pruner_name])
         clock = [time.perf_counter()]
@@ -121,7 +123,7 @@ def run_optuna(pruner_name):
     return run
 
 
-def run_dehb(surrogate, task, ledger, seed):
+def run_dehb(surrogate, task, ledger, seed, min_resource, eta):
     import ConfigSpace as CS
     from dehb import DEHB
     from loguru import logger
@@ -145,7 +147,7 @@ def run_dehb(surrogate, task, ledger, seed):
         error = surrogate.error(task, dict(config), epochs)
         return {"fitness": error, "cost": epochs}
 
-    dehb = DEHB(f=f, cs=space, dimensions=len(space), min_fidelity=1, max_fidelity=EPOCHS, eta=3, n_workers=1,
+    dehb = DEHB(f=f, cs=space, dimensions=len(space), min_fidelity=min_resource, max_fidelity=EPOCHS, eta=eta, n_workers=1,
                 output_path=os.path.join("/tmp", f"dehb-{os.getpid()}"), seed=seed)
     clock = time.perf_counter()
     while not ledger.exhausted():
@@ -174,6 +176,8 @@ def main():
     parser.add_argument("--budget", type=int, default=30, help="full-training equivalents (52 epochs each)")
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--tasks", default=",".join(DEFAULT_TASKS))
+    parser.add_argument("--min-resource", type=int, default=1, help="the pruners' first rung, in epochs (as bo bench)")
+    parser.add_argument("--reduction-factor", type=float, default=3.0, help="eta between rungs (as bo bench)")
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated: " + ", ".join(PEERS))
     parser.add_argument("--out", default="lcbench-peers.json")
     args = parser.parse_args()
@@ -195,18 +199,21 @@ def main():
         for peer in peers:
             for seed in range(args.seeds):
                 ledger = Ledger(args.budget)
-                PEERS[peer](surrogate, task, ledger, seed)
+                PEERS[peer](surrogate, task, ledger, seed, args.min_resource, args.reduction_factor)
                 ledger.emit(float("inf"))
+                # JSON has no NaN: "nothing completed yet" is null.
+                best = [None if np.isnan(v) else v for v in ledger.best]
                 runs.append({
                     "problem": f"lcbench-{task}",
                     "strategy": peer,
                     "seed": seed,
-                    "best": ledger.best,
-                    "believed_best": ledger.best,
+                    "best": best,
+                    "believed_best": best,
                     "suggest_seconds": float(np.mean(ledger.suggest_seconds or [0.0])),
                 })
             done = [r["best"][-1] for r in runs if r["problem"] == f"lcbench-{task}" and r["strategy"] == peer]
-            print(f"lcbench-{task} {peer}: median final error {np.nanmedian(done):.3f}%", file=sys.stderr)
+            done = [v for v in done if v is not None]
+            print(f"lcbench-{task} {peer}: median final error {np.median(done) if done else float('nan'):.3f}%", file=sys.stderr)
     with open(args.out, "w") as f:
         json.dump(runs, f)
     print(f"wrote {len(runs)} runs to {args.out}", file=sys.stderr)

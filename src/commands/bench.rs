@@ -44,6 +44,12 @@ pub struct BenchArgs {
     /// Training images the cifar10 suite holds out for validation.
     #[arg(long, default_value_t = 5000)]
     validation_size: usize,
+    /// Multi-fidelity strategies (SURROGATE+PRUNER): the first rung, in steps.
+    #[arg(long, default_value_t = 1)]
+    min_resource: i64,
+    /// Multi-fidelity strategies: η, the factor between rungs.
+    #[arg(long, default_value_t = 3.0)]
+    reduction_factor: f64,
     /// Where results.json, table.md and plots/ go.
     #[arg(long, default_value = "bench-results")]
     out: PathBuf,
@@ -77,6 +83,8 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         data_dir: args.data_dir,
         config: args.config,
         validation_size: args.validation_size,
+        min_resource: args.min_resource,
+        reduction_factor: args.reduction_factor,
         quiet: args.quiet,
     };
     handle_signals()?;
