@@ -239,10 +239,23 @@ enum Found {
     UnmarkedBo,
 }
 
-/// Tells a bo database from anything else without writing a byte. The file
-/// is read through SQLite (immutable: no locks, no side files), never opened
-/// directly: closing a descriptor of our own would drop the POSIX locks that
-/// this process's other connections hold on it.
+/// A read-only connection that writes nothing, not even SQLite's side files.
+/// With a write-ahead log beside the file, a connection has it open: read it
+/// with locks, through that log. Without one, nobody has it open and its
+/// main file holds everything: read it as immutable, without locks or side
+/// files. Always through SQLite, never a descriptor of our own: closing one
+/// would drop the POSIX locks this process's other connections hold on it.
+fn reader(path: &Path) -> rusqlite::Result<Connection> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    match Path::new(&wal).exists() {
+        true => Connection::open_with_flags(path, flags),
+        false => Connection::open_with_flags(immutable_uri(path), flags),
+    }
+}
+
+/// Tells a bo database from anything else without writing a byte.
 fn inspect(path: &Path) -> Result<Found> {
     match std::fs::metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::Nothing),
@@ -251,11 +264,7 @@ fn inspect(path: &Path) -> Result<Found> {
         Ok(meta) if meta.len() == 0 => return Ok(Found::Nothing),
         Ok(_) => {}
     }
-    let conn = Connection::open_with_flags(
-        immutable_uri(path),
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .with_context(|| format!("cannot open {}", path.display()))?;
+    let conn = reader(path).with_context(|| format!("cannot open {}", path.display()))?;
     classify(&conn, path)
 }
 
@@ -426,16 +435,7 @@ impl Storage {
             Found::Bo(_) | Found::UnmarkedBo => {}
         }
 
-        // With no write-ahead log beside it, no connection has the database
-        // open: read it as immutable, which creates no -wal or -shm file.
-        let mut wal = path.as_os_str().to_owned();
-        wal.push("-wal");
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
-        let conn = match Path::new(&wal).exists() {
-            true => Connection::open_with_flags(path, flags),
-            false => Connection::open_with_flags(immutable_uri(path), flags),
-        }
-        .with_context(|| format!("cannot open the study database {}", path.display()))?;
+        let conn = reader(path).with_context(|| format!("cannot open the study database {}", path.display()))?;
         conn.busy_timeout(Duration::from_secs(60))?;
         // Read again through this connection, which sees the write-ahead log;
         // an unmarked database has the columns of schema 1, perhaps fewer tables.

@@ -269,3 +269,46 @@ fn opening_the_store_again_keeps_the_locks_this_process_holds() {
     );
     assert_eq!(again.studies().unwrap().len(), 1);
 }
+
+#[test]
+fn the_store_opens_and_reads_while_another_connection_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bo.db");
+    let mut storage = Storage::open(&path).unwrap();
+    let s = study(&storage);
+    let me = Worker::this_process(Duration::from_secs(3600));
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let mut opened = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                // As a worker thread, a heartbeat or `bo show` does, each time anew.
+                Storage::open(&path).unwrap().trials(s.id).unwrap();
+                Storage::open_read_only(&path).unwrap().studies().unwrap();
+                opened += 1;
+            }
+            opened
+        });
+        // Enough writes that the log is checkpointed into the main file meanwhile.
+        for i in 0..1500 {
+            let trial = storage
+                .begin_trial(s.id, &me, |_, _| {
+                    Ok(Some(NewTrial {
+                        params: params(i as f64 / 1500.0),
+                        seed: i,
+                        suggest_seconds: None,
+                        retest_of: None,
+                    }))
+                })
+                .unwrap()
+                .unwrap();
+            for step in 1..=3 {
+                storage.report(trial.id, step, 1.0 / step as f64).unwrap();
+            }
+            storage.finish(trial.id, TrialState::Complete, Some(0.5), None).unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(reader.join().unwrap() > 0);
+    });
+    assert_eq!(storage.trials(s.id).unwrap().len(), 1500);
+}

@@ -177,7 +177,7 @@ def main():
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--tasks", default=",".join(DEFAULT_TASKS))
     parser.add_argument("--min-resource", type=int, default=1, help="the pruners' first rung, in epochs (as bo bench)")
-    parser.add_argument("--reduction-factor", type=float, default=3.0, help="eta between rungs (as bo bench)")
+    parser.add_argument("--reduction-factor", type=int, default=3, help="eta between rungs (as bo bench)")
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated: " + ", ".join(PEERS))
     parser.add_argument("--out", default="lcbench-peers.json")
     args = parser.parse_args()
