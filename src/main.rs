@@ -20,7 +20,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a study (or resume one with --study NAME).
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Compare strategies on a benchmark suite over many seeds: table, JSON and plots.
     Bench(bench::BenchArgs),
     /// Re-test the best configurations with fresh seeds: how much of their score was luck.
@@ -47,7 +47,7 @@ fn main() -> ExitCode {
         };
     }
     let result = match Cli::parse().command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Bench(args) => bench::run(args),
         Command::Retest(args) => retest::run(args),
         Command::Train(args) => train::run("train", args),

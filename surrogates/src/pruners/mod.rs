@@ -86,8 +86,11 @@ fn crossed(rungs: &[i64], previous: Option<i64>, step: i64) -> impl Iterator<Ite
 pub(crate) mod testing {
     use super::*;
 
-    /// Peers from a fixed table of (number, complete, curve).
-    pub struct Table(pub Vec<(u64, bool, Vec<(i64, f64)>)>);
+    /// One trial of a table: its number, whether it completed, its curve.
+    pub type Row = (u64, bool, Vec<(i64, f64)>);
+
+    /// Peers from a fixed table of trials.
+    pub struct Table(pub Vec<Row>);
 
     impl Peers for Table {
         fn at(&mut self, step: i64) -> Vec<PeerValue> {
