@@ -284,13 +284,22 @@ fn a_pruned_training_stops_at_that_epoch_and_the_worker_trains_the_next_trial() 
 fn two_workers_train_trials_at_once_in_processes_of_their_own() {
     let dir = tiny_cifar_with_sweep("{distribution: log_uniform_values, min: 0.01, max: 0.1}", "random");
     let d = dir.path();
+    // Trials of 20 epochs (seconds each), so that the second worker is ready
+    // before the first has trained them all.
+    let text = std::fs::read_to_string(d.join("sweep.yaml")).unwrap();
+    assert!(text.contains("epochs: {value: 2}"));
+    std::fs::write(
+        d.join("sweep.yaml"),
+        text.replace("epochs: {value: 2}", "epochs: {value: 20}"),
+    )
+    .unwrap();
     ok(run_on_tiny_cifar(
         d,
-        &["--trials", "4", "--study", "w", "--workers", "2"],
+        &["--trials", "6", "--study", "w", "--workers", "2"],
     ));
     let doc = export(d, "w");
     let trials = doc["trials"].as_array().unwrap();
-    assert_eq!(trials.len(), 4);
+    assert_eq!(trials.len(), 6);
     assert!(trials.iter().all(|t| t["state"] == "complete"), "{doc}");
     let spans: Vec<(f64, f64)> = trials
         .iter()
