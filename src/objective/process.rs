@@ -9,6 +9,31 @@ use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::Duration;
 
+/// The longest output line kept; the rest of a longer one is dropped.
+const MAX_LINE: usize = 1 << 20;
+
+/// Reads up to a newline like `read_until`, keeping at most MAX_LINE bytes of it.
+fn read_line_capped(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<usize> {
+    let mut total = 0;
+    loop {
+        let buffer = reader.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok(total);
+        }
+        let (taken, done) = match buffer.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buffer.len(), false),
+        };
+        let room = MAX_LINE.saturating_sub(line.len());
+        line.extend_from_slice(&buffer[..taken.min(room)]);
+        reader.consume(taken);
+        total += taken;
+        if done {
+            return Ok(total);
+        }
+    }
+}
+
 /// The hidden `bo` subcommand that guards a process group (see [`guard_main`]).
 pub const GUARD_COMMAND: &str = "__guard-process-group";
 
@@ -58,7 +83,8 @@ impl Group {
         thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
             let mut line = Vec::new();
-            while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+            // A line longer than MAX_LINE keeps its start: a program cannot exhaust bo's memory.
+            while read_line_capped(&mut reader, &mut line).is_ok_and(|n| n > 0) {
                 let text = String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']).to_owned();
                 if lines_tx.send(text).is_err() {
                     break;
@@ -70,8 +96,15 @@ impl Group {
             let mut stderr = child.stderr.take().expect("piped");
             let (tx, rx) = mpsc::channel();
             thread::spawn(move || {
+                // Only the tail is kept, however much the program writes.
                 let mut text = Vec::new();
-                let _ = stderr.read_to_end(&mut text);
+                let mut chunk = [0u8; 64 * 1024];
+                while let Ok(n @ 1..) = stderr.read(&mut chunk) {
+                    text.extend_from_slice(&chunk[..n]);
+                    if text.len() > 2 * keep + chunk.len() {
+                        text.drain(..text.len() - 2 * keep);
+                    }
+                }
                 let text = String::from_utf8_lossy(&text).into_owned();
                 let start = text.len().saturating_sub(keep);
                 let _ = tx.send(text[text.ceil_char_boundary(start)..].trim().to_owned());
