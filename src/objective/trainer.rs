@@ -192,10 +192,13 @@ impl Objective for TrainerObjective {
                     None => Outcome::Failed(format!("the training worker reported no `{METRIC}`")),
                 };
             }
-            if let (Some(step), Some(value)) = (
-                message.get("step").and_then(Value::as_i64),
-                message.get(METRIC).and_then(Value::as_f64),
-            ) {
+            if let Some(step) = message.get("step").and_then(Value::as_i64) {
+                // JSON has no NaN: a value that is not a number comes as null.
+                let Some(value) = message.get(METRIC).and_then(Value::as_f64) else {
+                    break Outcome::Failed(format!(
+                        "the training worker reported no finite `{METRIC}` at step {step}"
+                    ));
+                };
                 let prune = report(Report::Intermediate { step, value }) == Decision::Prune;
                 report_metrics(&message, Some(step), &["step", METRIC], report);
                 // The worker waits for the answer after every epoch.
