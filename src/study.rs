@@ -476,3 +476,76 @@ pub fn run(
         exhausted,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use bo_surrogates::pruners::Asha;
+    use serde_json::json;
+
+    use super::*;
+
+    /// Trial `number` at x, with its curve (step, value) and its state.
+    fn trial(number: u64, x: f64, state: TrialState, curve: &[(i64, f64)]) -> TrialRecord {
+        TrialRecord {
+            id: number as i64,
+            number,
+            state,
+            params: json!({ "x": x }).as_object().unwrap().clone(),
+            value: curve.last().map(|p| p.1),
+            seed: 0,
+            started: 0.0,
+            ended: None,
+            heartbeat: 0.0,
+            error: None,
+            host: "h".into(),
+            pid: 1,
+            git_commit: None,
+            abandoned: false,
+            suggest_seconds: None,
+            retest_of: None,
+            resource: curve.last().map(|p| p.0),
+            intermediate: curve.to_vec(),
+            metrics: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn under_a_pruner_strategies_learn_at_the_highest_rung_with_enough_trials() {
+        let space = Sweep::from_value(json!({"parameters": {"x": {"min": 0.0, "max": 1.0}}}), "test")
+            .unwrap()
+            .space;
+        let asha = Asha {
+            max_resource: Some(9),
+            ..Asha::default()
+        };
+        // Ten trials pruned at step 1, three more at step 3, two complete at 9.
+        let mut trials: Vec<TrialRecord> = (0..10)
+            .map(|i| trial(i, i as f64 / 20.0, TrialState::Pruned, &[(1, 5.0 + i as f64)]))
+            .collect();
+        trials.extend((10..13).map(|i| trial(i, i as f64 / 20.0, TrialState::Pruned, &[(1, 1.0), (3, 2.0)])));
+        trials.extend((13..15).map(|i| {
+            trial(
+                i,
+                i as f64 / 20.0,
+                TrialState::Complete,
+                &[(1, 0.5), (3, 0.4), (9, 0.1)],
+            )
+        }));
+        trials.push(trial(15, 0.9, TrialState::Running, &[(1, 0.3)]));
+        let h = history(&space, Goal::Minimize, &trials, Some(&asha));
+        // Only step 1 has ten trials (1D: at least 10): every finished trial is
+        // an observation there, at its step-1 value; none is a failure.
+        assert_eq!(h.complete.len(), 15);
+        assert!(h.complete.iter().all(|o| o.value != 0.1 && o.value != 2.0));
+        assert!(h.failed.is_empty() && h.seen.is_empty());
+        assert_eq!(h.pending.len(), 1);
+        // Without a pruner only the complete trials count, at their final values;
+        // the pruned ones are not failures either.
+        let plain = history(&space, Goal::Minimize, &trials, None);
+        assert_eq!(
+            plain.complete.iter().map(|o| o.value).collect::<Vec<_>>(),
+            vec![0.1, 0.1]
+        );
+        assert_eq!((plain.failed.len(), plain.seen.len()), (0, 13));
+    }
+}
