@@ -594,31 +594,11 @@ mod tests {
     use super::*;
 
     fn trial(number: u64, state: TrialState, x: (f64, f64), steps: i64) -> TrialRecord {
-        let params = json!({"x1": x.0, "x2": x.1}).as_object().unwrap().clone();
         let value = bo_benchmarks::TestFunction::by_name("branin")
             .unwrap()
             .evaluate(&[x.0, x.1]);
-        TrialRecord {
-            id: number as i64,
-            number,
-            state,
-            params,
-            value: Some(value),
-            seed: 0,
-            started: 0.0,
-            ended: Some(1.0),
-            heartbeat: 0.0,
-            error: None,
-            host: "h".into(),
-            pid: 1,
-            git_commit: None,
-            abandoned: false,
-            suggest_seconds: None,
-            retest_of: None,
-            resource: Some(steps),
-            intermediate: Vec::new(),
-            metrics: Vec::new(),
-        }
+        let params = json!({"x1": x.0, "x2": x.1});
+        TrialRecord::for_test(number, state, params, Some(value), &[], Some(steps))
     }
 
     #[test]

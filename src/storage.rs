@@ -111,6 +111,41 @@ impl TrialRecord {
     }
 }
 
+#[cfg(test)]
+impl TrialRecord {
+    /// A search trial in `state` with `params`, `value` and the curve it reported, for tests.
+    pub(crate) fn for_test(
+        number: u64,
+        state: TrialState,
+        params: Value,
+        value: Option<f64>,
+        curve: &[(i64, f64)],
+        resource: Option<i64>,
+    ) -> TrialRecord {
+        TrialRecord {
+            id: number as i64,
+            number,
+            state,
+            params: params.as_object().expect("parameters are a mapping").clone(),
+            value,
+            seed: 0,
+            started: 0.0,
+            ended: None,
+            heartbeat: 0.0,
+            error: None,
+            host: "h".into(),
+            pid: 1,
+            git_commit: None,
+            abandoned: false,
+            suggest_seconds: None,
+            retest_of: None,
+            resource,
+            intermediate: curve.to_vec(),
+            metrics: Vec::new(),
+        }
+    }
+}
+
 /// Where a new trial runs and what it evaluates.
 pub struct NewTrial {
     pub params: Map<String, Value>,

@@ -486,27 +486,15 @@ mod tests {
 
     /// Trial `number` at x, with its curve (step, value) and its state.
     fn trial(number: u64, x: f64, state: TrialState, curve: &[(i64, f64)]) -> TrialRecord {
-        TrialRecord {
-            id: number as i64,
+        let last = curve.last().copied();
+        TrialRecord::for_test(
             number,
             state,
-            params: json!({ "x": x }).as_object().unwrap().clone(),
-            value: curve.last().map(|p| p.1),
-            seed: 0,
-            started: 0.0,
-            ended: None,
-            heartbeat: 0.0,
-            error: None,
-            host: "h".into(),
-            pid: 1,
-            git_commit: None,
-            abandoned: false,
-            suggest_seconds: None,
-            retest_of: None,
-            resource: curve.last().map(|p| p.0),
-            intermediate: curve.to_vec(),
-            metrics: Vec::new(),
-        }
+            json!({ "x": x }),
+            last.map(|p| p.1),
+            curve,
+            last.map(|p| p.0),
+        )
     }
 
     #[test]
