@@ -29,10 +29,14 @@ pub fn convergence(path: &Path, reference: &Reference, runs: &[&RunRecord]) -> a
             let mine: Vec<&&RunRecord> = runs.iter().filter(|r| r.strategy == *s).collect();
             let band = (0..budget)
                 .map(|t| {
+                    // A run with no completed trial yet has no pick: worse than any.
                     let values: Vec<f64> = mine
                         .iter()
                         .filter_map(|r| r.regret.get(t))
-                        .map(|v| reference.normalize(*v).max(FLOOR))
+                        .map(|v| match reference.normalize(*v) {
+                            n if n.is_nan() => f64::INFINITY,
+                            n => n.max(FLOOR),
+                        })
                         .collect();
                     (quantile(&values, 0.25), quantile(&values, 0.5), quantile(&values, 0.75))
                 })
@@ -40,12 +44,15 @@ pub fn convergence(path: &Path, reference: &Reference, runs: &[&RunRecord]) -> a
             (*s, band)
         })
         .collect();
-    let top = curves
-        .iter()
-        .flat_map(|(_, b)| b.iter().map(|v| v.2))
-        .filter(|v| v.is_finite())
-        .fold(1.0f64, f64::max)
-        * 2.0;
+    let finite = |pick: fn(&Band) -> f64| {
+        curves
+            .iter()
+            .flat_map(move |(_, b)| b.iter().map(pick))
+            .filter(|v| v.is_finite())
+    };
+    let top = finite(|v| v.2).fold(1.0f64, f64::max) * 2.0;
+    // The axis starts just below the lowest quartile drawn, not at the floor.
+    let bottom = (finite(|v| v.0).fold(1.0f64, f64::min) / 2.0).max(FLOOR);
     let root = SVGBackend::new(path, (720, 450)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
@@ -56,11 +63,18 @@ pub fn convergence(path: &Path, reference: &Reference, runs: &[&RunRecord]) -> a
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(60)
-        .build_cartesian_2d(steps..budget * steps, (FLOOR..top).log_scale())?;
+        .build_cartesian_2d(steps..budget * steps, (bottom..top).log_scale())?;
     chart
         .configure_mesh()
         .x_desc(if steps > 1 { "cumulative epochs" } else { "trial" })
         .y_desc("normalized regret")
+        .y_label_formatter(&|v| {
+            if *v >= 0.01 {
+                format!("{v:.2}")
+            } else {
+                format!("{v:.0e}")
+            }
+        })
         .draw()?;
     for (i, (strategy, band)) in curves.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
@@ -81,6 +95,8 @@ pub fn convergence(path: &Path, reference: &Reference, runs: &[&RunRecord]) -> a
     }
     chart
         .configure_series_labels()
+        // Curves fall from the upper left: the lower left is free.
+        .position(SeriesLabelPosition::LowerLeft)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()?;
