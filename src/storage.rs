@@ -290,14 +290,21 @@ fn reader(path: &Path) -> rusqlite::Result<Connection> {
     }
 }
 
+/// Whether there is anything for SQLite to look at: a missing or empty file
+/// holds nothing, and what is not a file is no database.
+fn has_content(path: &Path) -> Result<bool> {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        Ok(meta) if !meta.is_file() => bail!("{} is not a file, so not a bo study database", path.display()),
+        Ok(meta) => Ok(meta.len() > 0),
+    }
+}
+
 /// Tells a bo database from anything else without writing a byte.
 fn inspect(path: &Path) -> Result<Found> {
-    match std::fs::metadata(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::Nothing),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-        Ok(meta) if !meta.is_file() => bail!("{} is not a file, so not a bo study database", path.display()),
-        Ok(meta) if meta.len() == 0 => return Ok(Found::Nothing),
-        Ok(_) => {}
+    if !has_content(path)? {
+        return Ok(Found::Nothing);
     }
     let conn = reader(path).with_context(|| format!("cannot open {}", path.display()))?;
     classify(&conn, path)
@@ -461,22 +468,21 @@ impl Storage {
     /// not even its journal mode.
     pub fn open_read_only(path: &Path) -> Result<Self> {
         Self::must_exist(path)?;
-        match inspect(path)? {
-            Found::Nothing => bail!("{} holds no studies (it is not a bo study database)", path.display()),
+        let empty = || anyhow!("{} holds no studies (it is not a bo study database)", path.display());
+        if !has_content(path)? {
+            return Err(empty());
+        }
+        let conn = reader(path).with_context(|| format!("cannot open the study database {}", path.display()))?;
+        conn.busy_timeout(Duration::from_secs(60))?;
+        // An unmarked database has the columns of schema 1, perhaps fewer tables.
+        let version = match classify(&conn, path)? {
+            Found::Nothing => return Err(empty()),
             Found::Bo(version) if version > SCHEMA_VERSION => bail!(
                 "{} was written by a newer bo (schema version {version}; this bo knows up to {SCHEMA_VERSION})",
                 path.display()
             ),
-            Found::Bo(_) | Found::UnmarkedBo => {}
-        }
-
-        let conn = reader(path).with_context(|| format!("cannot open the study database {}", path.display()))?;
-        conn.busy_timeout(Duration::from_secs(60))?;
-        // Read again through this connection, which sees the write-ahead log;
-        // an unmarked database has the columns of schema 1, perhaps fewer tables.
-        let version = match classify(&conn, path)? {
             Found::Bo(version) => version,
-            Found::Nothing | Found::UnmarkedBo => 0,
+            Found::UnmarkedBo => 0,
         };
         Ok(Storage {
             conn,

@@ -98,7 +98,7 @@ fn fidelity_level(dims: usize, trials: &[&TrialRecord], pruner: &dyn Pruner) -> 
 pub fn history(space: &Space, goal: Goal, trials: &[TrialRecord], pruner: Option<&dyn Pruner>) -> History {
     let searched: Vec<&TrialRecord> = trials.iter().filter(|t| t.is_search() && !t.abandoned).collect();
     let level = match pruner {
-        Some(p) => fidelity_level(space.domain().len(), &searched, p),
+        Some(p) => fidelity_level(space.searched().count(), &searched, p),
         None => Level::Final,
     };
     let mut history = History::default();
@@ -261,30 +261,25 @@ pub fn execute(
     let mut last = None;
     let mut not_finite = None;
     let outcome = objective.evaluate(&context, &mut |report| {
-        let stored = match report {
+        let (step, value) = match report {
+            Report::Metric { name, step, value } => {
+                if let Err(e) = storage.record_metric(trial.id, name, step, value) {
+                    report_error.get_or_insert(e);
+                }
+                return Decision::Continue;
+            }
             Report::Intermediate { value, step } if !value.is_finite() => {
                 not_finite.get_or_insert(format!("the intermediate value at step {step} is {value}"));
                 return Decision::Prune;
             }
-            Report::Intermediate { step, value } => {
-                curve.push((step, goal.to_loss(value)));
-                last = Some(value);
-                storage.report(trial.id, step, value)
-            }
-            Report::Metric { name, step, value } => {
-                return match storage.record_metric(trial.id, name, step, value) {
-                    Ok(()) => Decision::Continue,
-                    Err(e) => {
-                        report_error.get_or_insert(e);
-                        Decision::Continue
-                    }
-                };
-            }
+            Report::Intermediate { step, value } => (step, value),
         };
-        if let Err(e) = stored {
+        if let Err(e) = storage.report(trial.id, step, value) {
             report_error.get_or_insert(e);
             return Decision::Continue;
         }
+        curve.push((step, goal.to_loss(value)));
+        last = Some(value);
         let Some(pruner) = pruner else {
             return Decision::Continue;
         };
