@@ -21,7 +21,7 @@ use crate::objective::training::{Dataset, TrainingData};
 use crate::objective::{FunctionObjective, LcbenchObjective, Objective, TrainerObjective};
 use crate::pruning::{PrunerFlags, PrunerSpec};
 use crate::space::{Goal, Sweep};
-use crate::storage::{now, Storage, StudyRecord, TrialRecord, TrialState, Worker};
+use crate::storage::{self, now, Access, Location, StudyRecord, TrialRecord, TrialState, Worker};
 use crate::study::{self, resource_used, RunSettings, Study};
 
 pub struct BenchSettings {
@@ -32,7 +32,7 @@ pub struct BenchSettings {
     pub budget: usize,
     pub seeds: usize,
     pub jobs: usize,
-    pub storage_path: PathBuf,
+    pub storage: Location,
     pub out_dir: PathBuf,
     /// JSON of the peers' runs (benchmarks/peers), merged into the table.
     pub peers: Option<PathBuf>,
@@ -312,7 +312,7 @@ fn one_study(
     settings: &BenchSettings,
     reference: &Reference,
 ) -> Result<Option<RunRecord>> {
-    let mut storage = Storage::open(&settings.storage_path)?;
+    let mut storage = storage::open(&settings.storage, Access::Create)?;
     let config = problem.sweep();
     let sweep = Sweep::from_value(config.clone(), "the benchmark sweep")?;
     let (sampler_name, pruner_name) = split_strategy(strategy);
@@ -354,14 +354,13 @@ fn one_study(
             settings.budget
         },
         quiet: true,
-        storage_path: settings.storage_path.clone(),
         // A benchmark's studies are too short for a failure streak to matter.
         max_failures: 0,
         resource_budget: pruner.is_some().then_some(steps),
     };
     let pruner = pruner.map(|p| p.build(&|v| v));
     if study::run(
-        &mut storage,
+        storage.as_mut(),
         &study,
         sampler.as_mut(),
         objective.as_mut(),
@@ -459,7 +458,7 @@ pub fn run(settings: &BenchSettings) -> Result<Summary> {
         check_strategy(s, &problems, settings)?;
     }
     // Create the store before the workers open it together.
-    Storage::open(&settings.storage_path)?;
+    storage::open(&settings.storage, Access::Create)?;
     std::fs::create_dir_all(settings.out_dir.join("plots"))
         .with_context(|| format!("cannot create {}", settings.out_dir.display()))?;
     let mut references: Vec<Reference> = problems
@@ -513,7 +512,7 @@ pub fn run(settings: &BenchSettings) -> Result<Summary> {
             Some(run) => runs.push(run),
             None => bail!(
                 "interrupted: run the same `bo bench` again to resume (finished studies are kept in {})",
-                settings.storage_path.display()
+                settings.storage
             ),
         }
     }

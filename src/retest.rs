@@ -2,7 +2,6 @@
 //! top configurations with fresh seeds shows how much, and recommends the
 //! configuration that is best on re-test, not the luckiest one.
 
-use std::path::Path;
 
 use anyhow::Result;
 use bo_benchmarks::stats;
@@ -111,13 +110,12 @@ pub fn rows(goal: Goal, trials: &[TrialRecord]) -> Vec<RetestRow> {
 /// from a stream of their own and skip every seed the study has used.
 /// Returns false if Ctrl-C stopped it.
 pub fn run(
-    storage: &mut Storage,
+    storage: &mut dyn Storage,
     study: &Study,
     objective: &mut dyn Objective,
     worker: &Worker,
     top_k: usize,
     seeds: usize,
-    storage_path: &Path,
 ) -> Result<bool> {
     let goal = study.goal();
     let trials = storage.trials(study.record.id)?;
@@ -128,7 +126,7 @@ pub fn run(
     let mut stream = 0u64;
     for (number, params) in targets {
         loop {
-            let started = storage.begin_trial(study.record.id, worker, |trials, _| {
+            let started = storage.begin_trial(study.record.id, worker, &mut |trials, _| {
                 let done = trials
                     .iter()
                     .filter(|t| t.retest_of == Some(number) && t.counts_as_retest())
@@ -153,7 +151,7 @@ pub fn run(
             })?;
             let Some(trial) = started else { break };
             // Re-tests run to the end: no pruner.
-            if execute(storage, study, objective, &trial, storage_path, None)? == Outcome::Interrupted {
+            if execute(storage, study, objective, &trial, None)? == Outcome::Interrupted {
                 return Ok(false);
             }
         }

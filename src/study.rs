@@ -1,6 +1,5 @@
 //! The study loop: ask the strategy, record the trial, evaluate, record the result.
 
-use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -12,7 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::objective::{interrupted, Decision, Objective, Outcome, Report, TrialContext};
 use crate::space::{Goal, Space, Sweep};
-use crate::storage::{NewTrial, Storage, StudyRecord, TrialRecord, TrialState, Worker};
+use crate::storage::{self, Access, Location, NewTrial, Storage, StudyRecord, TrialRecord, TrialState, Worker};
 
 /// A study as stored, with its sweep parsed.
 pub struct Study {
@@ -149,7 +148,6 @@ pub struct RunSettings {
     /// The study's total number of trials, earlier ones included.
     pub trials: usize,
     pub quiet: bool,
-    pub storage_path: PathBuf,
     /// Stop once this many trials in a row failed for the same reason (0: never).
     pub max_failures: usize,
     /// Start no trial once the study's trials used this many steps in all.
@@ -178,14 +176,14 @@ pub const HEARTBEAT_PERIOD: Duration = Duration::from_secs(5);
 pub const MIN_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(3 * HEARTBEAT_PERIOD.as_secs());
 
 impl Heartbeat {
-    fn start(path: PathBuf, trial_id: i64) -> Self {
+    fn start(location: Location, trial_id: i64) -> Self {
         let (stop, stopped) = mpsc::channel::<()>();
         let handle = thread::spawn(move || {
             // Connect only once a beat is due: most trials of cheap objectives end first.
             let mut storage = None;
             while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(HEARTBEAT_PERIOD) {
                 if storage.is_none() {
-                    storage = Storage::open(&path).ok();
+                    storage = storage::open(&location, Access::Existing).ok();
                 }
                 if let Some(s) = &storage {
                     let _ = s.heartbeat(trial_id);
@@ -211,7 +209,7 @@ impl Drop for Heartbeat {
 
 /// The other trials' values at a step, read from the store for a pruner.
 struct StoredPeers<'a> {
-    storage: &'a Storage,
+    storage: &'a dyn Storage,
     study_id: i64,
     goal: Goal,
     error: Option<anyhow::Error>,
@@ -240,14 +238,13 @@ impl Peers for StoredPeers<'_> {
 /// failure and its reason, a trial the pruner stopped (with its last value
 /// and step), or (on Ctrl-C) an abandoned trial.
 pub fn execute(
-    storage: &Storage,
+    storage: &dyn Storage,
     study: &Study,
     objective: &mut dyn Objective,
     trial: &TrialRecord,
-    storage_path: &std::path::Path,
     pruner: Option<&dyn Pruner>,
 ) -> Result<Outcome> {
-    let heartbeat = Heartbeat::start(storage_path.to_path_buf(), trial.id);
+    let heartbeat = Heartbeat::start(storage.location().clone(), trial.id);
     let context = TrialContext {
         study: &study.record.name,
         number: trial.number,
@@ -345,7 +342,7 @@ pub fn resource_used(trial: &TrialRecord) -> i64 {
 }
 
 pub fn run(
-    storage: &mut Storage,
+    storage: &mut dyn Storage,
     study: &Study,
     sampler: &mut dyn Sampler,
     objective: &mut dyn Objective,
@@ -400,7 +397,7 @@ pub fn run(
                 exhausted,
             });
         }
-        let started = storage.begin_trial(study.record.id, worker, |trials, number| {
+        let started = storage.begin_trial(study.record.id, worker, &mut |trials, number| {
             // The store's latest trials, read for the strategy anyway, also drive the bar.
             progress.set_position(finished(trials) as u64);
             progress.set_message(show_best(trials));
@@ -436,7 +433,7 @@ pub fn run(
         })?;
         let Some(trial) = started else { break };
 
-        let outcome = execute(storage, study, objective, &trial, &settings.storage_path, pruner)?;
+        let outcome = execute(storage, study, objective, &trial, pruner)?;
         match &outcome {
             Outcome::Failed(reason) => {
                 progress.suspend(|| eprintln!("trial {} failed: {reason}", trial.number));

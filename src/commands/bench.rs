@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
+use bo::storage::Location;
 use bo::bench::BenchSettings;
 
 use super::handle_signals;
@@ -55,7 +56,7 @@ pub struct BenchArgs {
     out: PathBuf,
     /// The benchmark's studies; a second run with the same settings reuses them.
     #[arg(long, default_value = "bench.db")]
-    storage: PathBuf,
+    storage: Location,
     #[arg(long, short)]
     quiet: bool,
 }
@@ -76,7 +77,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         jobs: args
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
-        storage_path: args.storage,
+        storage: args.storage,
         out_dir: args.out,
         peers: args.peers,
         lcbench_dir: args.lcbench_dir,

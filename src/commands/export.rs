@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use bo::report;
-use bo::storage::Storage;
+use bo::storage::{self, Access, Location};
 use clap::ValueEnum;
 
 use super::load_study;
@@ -26,13 +26,14 @@ pub struct ExportArgs {
     /// Write here instead of standard output.
     #[arg(long, short)]
     output: Option<PathBuf>,
-    #[arg(long, default_value = "bo.db")]
-    storage: PathBuf,
+    /// The store: an SQLite file's path or a postgresql://user@host:port/db URL.
+    #[arg(long, env = "BO_STORAGE", default_value = "bo.db")]
+    storage: Location,
 }
 
 pub fn run(args: ExportArgs) -> Result<ExitCode> {
-    let storage = Storage::open_read_only(&args.storage)?;
-    let study = load_study(&storage, &args.study)?;
+    let storage = storage::open(&args.storage, Access::ReadOnly)?;
+    let study = load_study(storage.as_ref(), &args.study)?;
     let trials = storage.trials(study.id)?;
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(BufWriter::new(

@@ -49,7 +49,7 @@ pub fn study_name(text: &str) -> Result<String, String> {
     Ok(text.to_owned())
 }
 
-pub fn load_study(storage: &Storage, name: &str) -> Result<StudyRecord> {
+pub fn load_study(storage: &dyn Storage, name: &str) -> Result<StudyRecord> {
     storage.study(name)?.with_context(|| {
         let known: Vec<String> = storage
             .studies()

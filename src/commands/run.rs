@@ -12,7 +12,7 @@ use bo::objective::FunctionObjective;
 use bo::objective::Objective;
 use bo::pruning::{PrunerFlags, PrunerSpec};
 use bo::space::{Goal, Sweep};
-use bo::storage::{now, Storage, StudyRecord, TrialState, Worker};
+use bo::storage::{self, now, Access, Location, Storage, StudyRecord, TrialState, Worker};
 use bo::study::{self, best_trial, RunReport, RunSettings, Study, MIN_HEARTBEAT_TIMEOUT};
 use bo_benchmarks::TestFunction;
 use bo_surrogates::gp::GpConfig;
@@ -58,9 +58,9 @@ pub struct RunArgs {
     /// Study name; an existing study is resumed.
     #[arg(long, value_parser = study_name)]
     study: Option<String>,
-    /// SQLite database holding the studies.
-    #[arg(long, default_value = "bo.db")]
-    storage: PathBuf,
+    /// The store: an SQLite file's path or a postgresql://user@host:port/db URL.
+    #[arg(long, env = "BO_STORAGE", default_value = "bo.db")]
+    storage: Location,
     /// Fail a trial that runs longer than this many seconds.
     #[arg(long, value_parser = seconds)]
     trial_timeout: Option<Duration>,
@@ -334,8 +334,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     };
     // Resuming never creates a database.
     let mut storage = match requested {
-        Some(_) => Storage::open(&args.storage)?,
-        None => Storage::open_existing(&args.storage)?,
+        Some(_) => storage::open(&args.storage, Access::Create)?,
+        None => storage::open(&args.storage, Access::Existing)?,
     };
     let record = match args.study.as_deref().map(|n| storage.study(n)).transpose()?.flatten() {
         Some(mut existing) => {
@@ -384,7 +384,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             None => bail!(
                 "there is no study `{}` in {} to resume: pass --config SWEEP or --objective FUNCTION to start it",
                 args.study.as_deref().unwrap_or_default(),
-                args.storage.display()
+                args.storage
             ),
         },
     };
@@ -408,7 +408,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         eprintln!(
             "study `{}` in {} (resume with --study {})",
             study.record.name,
-            args.storage.display(),
+            args.storage,
             study.record.name
         );
     }
@@ -416,14 +416,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let settings = RunSettings {
         trials,
         quiet: args.quiet,
-        storage_path: args.storage.clone(),
         max_failures: args.max_failures,
         resource_budget: args.pruning.resource_budget,
     };
     // Worker 0 runs here with the objective built above; the others in threads
     // of their own, each with its store connection, strategy and objective
     // (programs, or a training worker process, on its GPU).
-    let run_worker = |index: usize, storage: &mut Storage, objective: &mut dyn Objective| -> Result<RunReport> {
+    let run_worker = |index: usize, storage: &mut dyn Storage, objective: &mut dyn Objective| -> Result<RunReport> {
         let mut sampler = build_sampler(&study.record.strategy, study.record.seed, &options)
             .with_context(|| format!("strategies available: {}", SAMPLER_NAMES.join(", ")))?;
         let settings = RunSettings {
@@ -449,13 +448,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                 };
                 let (study, origin, path, run_worker) = (&study, &origin, &args.storage, &run_worker);
                 scope.spawn(move || -> Result<RunReport> {
-                    let mut storage = Storage::open(path)?;
+                    let mut storage = storage::open(path, Access::Existing)?;
                     let mut objective = build_objective(&study.record, &study.sweep, &options, origin)?;
-                    run_worker(index, &mut storage, objective.as_mut())
+                    run_worker(index, storage.as_mut(), objective.as_mut())
                 })
             })
             .collect();
-        let first = run_worker(0, &mut storage, objective.as_mut());
+        let first = run_worker(0, storage.as_mut(), objective.as_mut());
         std::iter::once(first)
             .chain(
                 others
@@ -520,25 +519,24 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
              `bo run --study {} --storage {}`, or pass --max-failures N to allow more (0: never stop)",
             args.max_failures,
             study.record.name,
-            args.storage.display()
+            args.storage
         );
     }
     if outcome.interrupted {
         eprintln!(
             "interrupted: resume with `bo run --study {} --storage {}`",
             study.record.name,
-            args.storage.display()
+            args.storage
         );
         return Ok(ExitCode::from(130));
     }
     if args.retest_top_k > 0 {
         return retest::retest_and_report(
-            &mut storage,
+            storage.as_mut(),
             &study,
             objective.as_mut(),
             args.retest_top_k,
             args.retest_seeds,
-            &args.storage,
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -1,20 +1,20 @@
 //! `bo studies`: what a database holds.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use bo::report;
-use bo::storage::Storage;
+use bo::storage::{self, Access, Location};
 
 #[derive(clap::Args)]
 pub struct StudiesArgs {
-    #[arg(long, default_value = "bo.db")]
-    storage: PathBuf,
+    /// The store: an SQLite file's path or a postgresql://user@host:port/db URL.
+    #[arg(long, env = "BO_STORAGE", default_value = "bo.db")]
+    storage: Location,
 }
 
 pub fn run(args: StudiesArgs) -> Result<ExitCode> {
-    let storage = Storage::open_read_only(&args.storage)?;
+    let storage = storage::open(&args.storage, Access::ReadOnly)?;
     let all = storage
         .studies()?
         .into_iter()

@@ -1,205 +1,24 @@
-//! Studies and trials in SQLite. Every write is one transaction, so a process
-//! killed at any moment loses at most the trial it was running; WAL mode and a
-//! busy timeout let several workers share one file.
+//! Studies and trials in an SQLite file: the default store, embedded, no
+//! server. Every write is one transaction; WAL mode and a busy timeout let the
+//! workers of one machine share the file. Another program's file is refused
+//! untouched, and a read-only look writes nothing at all.
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde_json::{Map, Value};
 
-use crate::space::Goal;
+use super::{
+    goal_from_str, now, params_from_json, Choose, Location, Storage, StudyRecord, TrialRecord, TrialState, Worker,
+};
 
-pub fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TrialState {
-    Running,
-    Complete,
-    Failed,
-    Pruned,
-}
-
-impl TrialState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TrialState::Running => "running",
-            TrialState::Complete => "complete",
-            TrialState::Failed => "failed",
-            TrialState::Pruned => "pruned",
-        }
-    }
-
-    fn parse(s: &str) -> Result<Self> {
-        Ok(match s {
-            "running" => TrialState::Running,
-            "complete" => TrialState::Complete,
-            "failed" => TrialState::Failed,
-            "pruned" => TrialState::Pruned,
-            other => bail!("unknown trial state `{other}` in the store"),
-        })
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct StudyRecord {
-    pub id: i64,
-    pub name: String,
-    /// The sweep as JSON: space, metric, program and command.
-    pub config: Value,
-    /// What evaluates trials, as JSON (`{"function": "branin", "noise": 0}` or `{"program": ...}`).
-    pub objective: Value,
-    pub metric: String,
-    pub goal: Goal,
-    pub strategy: String,
-    pub seed: u64,
-    pub created: f64,
-    /// The pruner trials are stopped early by, as JSON (see `pruning`); none if absent.
-    pub pruner: Option<Value>,
-}
-
-#[derive(Clone, Debug)]
-pub struct TrialRecord {
-    pub id: i64,
-    pub number: u64,
-    pub state: TrialState,
-    pub params: Map<String, Value>,
-    pub value: Option<f64>,
-    pub seed: u64,
-    pub started: f64,
-    pub ended: Option<f64>,
-    pub heartbeat: f64,
-    pub error: Option<String>,
-    pub host: String,
-    pub pid: u32,
-    pub git_commit: Option<String>,
-    /// Left running by a worker that died; not counted towards the budget.
-    pub abandoned: bool,
-    /// Seconds the strategy took to propose this trial.
-    pub suggest_seconds: Option<f64>,
-    /// For a re-test: the number of the search trial whose configuration it repeats.
-    pub retest_of: Option<u64>,
-    /// The resource the trial used: its last step, once it ended with steps.
-    pub resource: Option<i64>,
-    pub intermediate: Vec<(i64, f64)>,
-    /// Other measurements: name, step (none for a final one), value.
-    pub metrics: Vec<(String, Option<i64>, f64)>,
-}
-
-impl TrialRecord {
-    /// Whether the trial uses up one of the study's requested trials.
-    pub fn counts(&self) -> bool {
-        !self.abandoned && self.retest_of.is_none()
-    }
-
-    /// Whether a re-test counts towards its configuration's re-test seeds:
-    /// finished or running, not abandoned.
-    pub fn counts_as_retest(&self) -> bool {
-        self.retest_of.is_some() && !self.abandoned
-    }
-
-    /// Whether the trial belongs to the search (not a re-test).
-    pub fn is_search(&self) -> bool {
-        self.retest_of.is_none()
-    }
-}
-
-#[cfg(test)]
-impl TrialRecord {
-    /// A search trial in `state` with `params`, `value` and the curve it reported, for tests.
-    pub(crate) fn for_test(
-        number: u64,
-        state: TrialState,
-        params: Value,
-        value: Option<f64>,
-        curve: &[(i64, f64)],
-        resource: Option<i64>,
-    ) -> TrialRecord {
-        TrialRecord {
-            id: number as i64,
-            number,
-            state,
-            params: params.as_object().expect("parameters are a mapping").clone(),
-            value,
-            seed: 0,
-            started: 0.0,
-            ended: None,
-            heartbeat: 0.0,
-            error: None,
-            host: "h".into(),
-            pid: 1,
-            git_commit: None,
-            abandoned: false,
-            suggest_seconds: None,
-            retest_of: None,
-            resource,
-            intermediate: curve.to_vec(),
-            metrics: Vec::new(),
-        }
-    }
-}
-
-/// Where a new trial runs and what it evaluates.
-pub struct NewTrial {
-    pub params: Map<String, Value>,
-    pub seed: u64,
-    pub suggest_seconds: Option<f64>,
-    pub retest_of: Option<u64>,
-}
-
-/// Who runs trials: recorded with each one so a dead worker's trials can be found.
-#[derive(Clone, Debug)]
-pub struct Worker {
-    pub host: String,
-    pub pid: u32,
-    pub git_commit: Option<String>,
-    /// A running trial whose heartbeat is older than this is taken as abandoned.
-    pub heartbeat_timeout: Duration,
-}
-
-impl Worker {
-    pub fn this_process(heartbeat_timeout: Duration) -> Self {
-        Worker {
-            host: gethostname::gethostname().to_string_lossy().into_owned(),
-            pid: std::process::id(),
-            git_commit: git_commit(),
-            heartbeat_timeout,
-        }
-    }
-}
-
-/// The commit checked out in the working directory, `-dirty` when it has changes.
-fn git_commit() -> Option<String> {
-    let run = |args: &[&str]| {
-        std::process::Command::new("git")
-            .args(args)
-            .stderr(std::process::Stdio::null())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-    };
-    let head = run(&["rev-parse", "HEAD"])?;
-    let dirty = run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
-    Some(if dirty { format!("{head}-dirty") } else { head })
-}
-
-fn process_alive(pid: u32) -> bool {
-    // Signal 0 checks existence; EPERM still means the process exists.
-    let rc = unsafe { libc::kill(pid as libc::pid_t, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
-pub struct Storage {
+pub struct SqliteStorage {
     conn: Connection,
     path: PathBuf,
+    location: Location,
     /// The schema version read: a read-only look at an older database reads its columns.
     version: i32,
 }
@@ -374,7 +193,7 @@ fn immutable_uri(path: &Path) -> String {
     uri
 }
 
-impl Storage {
+impl SqliteStorage {
     /// Opens the study database at `path` for writing, creating it if there is
     /// none. Any other file, another program's database included, is refused
     /// untouched.
@@ -382,9 +201,10 @@ impl Storage {
         let found = inspect(path)?;
         let conn =
             Connection::open(path).with_context(|| format!("cannot open the study database {}", path.display()))?;
-        let storage = Storage {
+        let storage = SqliteStorage {
             conn,
             path: path.to_path_buf(),
+            location: Location::Sqlite(path.to_path_buf()),
             version: SCHEMA_VERSION,
         };
         storage
@@ -461,7 +281,7 @@ impl Storage {
     /// Opens an existing database for writing (re-tests); never creates one.
     pub fn open_existing(path: &Path) -> Result<Self> {
         Self::must_exist(path)?;
-        Storage::open(path)
+        SqliteStorage::open(path)
     }
 
     /// Opens an existing database only to read it: nothing is written to it,
@@ -484,9 +304,10 @@ impl Storage {
             Found::Bo(version) => version,
             Found::UnmarkedBo => 0,
         };
-        Ok(Storage {
+        Ok(SqliteStorage {
             conn,
             path: path.to_path_buf(),
+            location: Location::Sqlite(path.to_path_buf()),
             version,
         })
     }
@@ -503,9 +324,23 @@ impl Storage {
         format!("study database {}", self.path.display())
     }
 
-    /// Creates the study, or returns the one of that name if another worker
-    /// created it first (the caller checks that they match).
-    pub fn create_study(&self, study: &StudyRecord) -> Result<StudyRecord> {
+    /// The studies' columns, `pruner` only where the schema has it.
+    fn select_studies(&self) -> String {
+        let pruner = if self.version >= 2 { "pruner" } else { "NULL" };
+        format!("SELECT id, name, config, objective, metric, goal, strategy, seed, created, {pruner} FROM studies")
+    }
+
+    fn execute(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
+        self.conn.execute(sql, params).context(self.origin())
+    }
+}
+
+impl Storage for SqliteStorage {
+    fn location(&self) -> &Location {
+        &self.location
+    }
+
+    fn create_study(&self, study: &StudyRecord) -> Result<StudyRecord> {
         self.conn
             .execute(
                 "INSERT OR IGNORE INTO studies (name, config, objective, metric, goal, strategy, seed, created, pruner) \
@@ -527,8 +362,7 @@ impl Storage {
             .with_context(|| format!("study `{}` vanished after its creation", study.name))
     }
 
-    /// Records the strategy a resumed study continues with.
-    pub fn set_strategy(&self, study_id: i64, strategy: &str) -> Result<()> {
+    fn set_strategy(&self, study_id: i64, strategy: &str) -> Result<()> {
         self.execute(
             "UPDATE studies SET strategy = ?1 WHERE id = ?2",
             params![strategy, study_id],
@@ -536,8 +370,7 @@ impl Storage {
         .map(drop)
     }
 
-    /// Records the pruner a resumed study continues with.
-    pub fn set_pruner(&self, study_id: i64, pruner: Option<&Value>) -> Result<()> {
+    fn set_pruner(&self, study_id: i64, pruner: Option<&Value>) -> Result<()> {
         self.execute(
             "UPDATE studies SET pruner = ?1 WHERE id = ?2",
             params![pruner.map(Value::to_string), study_id],
@@ -545,7 +378,7 @@ impl Storage {
         .map(drop)
     }
 
-    pub fn study(&self, name: &str) -> Result<Option<StudyRecord>> {
+    fn study(&self, name: &str) -> Result<Option<StudyRecord>> {
         self.conn
             .query_row(
                 &format!("{} WHERE name = ?1", self.select_studies()),
@@ -557,7 +390,7 @@ impl Storage {
             .transpose()
     }
 
-    pub fn studies(&self) -> Result<Vec<StudyRecord>> {
+    fn studies(&self) -> Result<Vec<StudyRecord>> {
         let read = || -> Result<Vec<StudyRecord>> {
             let mut stmt = self
                 .conn
@@ -568,20 +401,11 @@ impl Storage {
         read().context(self.origin())
     }
 
-    /// All trials of a study, in order, with their intermediate values.
-    pub fn trials(&self, study_id: i64) -> Result<Vec<TrialRecord>> {
+    fn trials(&self, study_id: i64) -> Result<Vec<TrialRecord>> {
         load_trials(&self.conn, study_id, self.version).context(self.origin())
     }
 
-    /// In one exclusive transaction: marks trials of dead workers as failed,
-    /// lets `choose` pick the next trial (given the trials and the next trial
-    /// number), and records it as running. `choose` returning `None` starts nothing.
-    pub fn begin_trial(
-        &mut self,
-        study_id: i64,
-        worker: &Worker,
-        choose: impl FnOnce(&[TrialRecord], u64) -> Result<Option<NewTrial>>,
-    ) -> Result<Option<TrialRecord>> {
+    fn begin_trial(&mut self, study_id: i64, worker: &Worker, choose: &mut Choose) -> Result<Option<TrialRecord>> {
         let origin = self.origin();
         let tx = self
             .conn
@@ -595,14 +419,13 @@ impl Storage {
             return Ok(None);
         };
         let started = now();
-        let params_json = Value::Object(new.params.clone()).to_string();
         tx.execute(
             "INSERT INTO trials (study_id, number, state, params, seed, started, heartbeat, host, pid, git_commit, suggest_seconds, retest_of) \
              VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 study_id,
                 number as i64,
-                params_json,
+                Value::Object(new.params.clone()).to_string(),
                 new.seed as i64,
                 started,
                 worker.host,
@@ -615,31 +438,10 @@ impl Storage {
         .context(origin.clone())?;
         let id = tx.last_insert_rowid();
         tx.commit().context(origin)?;
-        Ok(Some(TrialRecord {
-            id,
-            number,
-            state: TrialState::Running,
-            params: new.params,
-            value: None,
-            seed: new.seed,
-            started,
-            ended: None,
-            heartbeat: started,
-            error: None,
-            host: worker.host.clone(),
-            pid: worker.pid,
-            git_commit: worker.git_commit.clone(),
-            abandoned: false,
-            suggest_seconds: new.suggest_seconds,
-            retest_of: new.retest_of,
-            resource: None,
-            intermediate: Vec::new(),
-            metrics: Vec::new(),
-        }))
+        Ok(Some(TrialRecord::started(id, number, new, worker, started)))
     }
 
-    /// Fails a trial that was stopped before it finished; it does not count.
-    pub fn abandon(&self, trial_id: i64, reason: &str) -> Result<()> {
+    fn abandon(&self, trial_id: i64, reason: &str) -> Result<()> {
         self.execute(
             "UPDATE trials SET state = 'failed', abandoned = 1, error = ?1, ended = ?2 WHERE id = ?3 AND state = 'running'",
             params![reason, now(), trial_id],
@@ -647,7 +449,7 @@ impl Storage {
         .map(drop)
     }
 
-    pub fn report(&self, trial_id: i64, step: i64, value: f64) -> Result<()> {
+    fn report(&self, trial_id: i64, step: i64, value: f64) -> Result<()> {
         self.execute(
             "INSERT OR REPLACE INTO intermediate (trial_id, step, value) VALUES (?1, ?2, ?3)",
             params![trial_id, step, value],
@@ -655,7 +457,7 @@ impl Storage {
         .map(drop)
     }
 
-    pub fn record_metric(&self, trial_id: i64, name: &str, step: Option<i64>, value: f64) -> Result<()> {
+    fn record_metric(&self, trial_id: i64, name: &str, step: Option<i64>, value: f64) -> Result<()> {
         self.execute(
             "INSERT INTO metrics (trial_id, name, step, value) VALUES (?1, ?2, ?3, ?4)",
             params![trial_id, name, step, value],
@@ -663,7 +465,7 @@ impl Storage {
         .map(drop)
     }
 
-    pub fn heartbeat(&self, trial_id: i64) -> Result<()> {
+    fn heartbeat(&self, trial_id: i64) -> Result<()> {
         self.execute(
             "UPDATE trials SET heartbeat = ?1 WHERE id = ?2 AND state = 'running'",
             params![now(), trial_id],
@@ -671,14 +473,7 @@ impl Storage {
         .map(drop)
     }
 
-    /// Records a running trial's end. Returns false, recording nothing, when
-    /// the trial is no longer running: another worker took it as abandoned,
-    /// and an abandoned trial is never overwritten.
-    /// Records a running trial's end, with the resource it used (its last
-    /// step, if it reported any). Returns false, recording nothing, when the
-    /// trial is no longer running: another worker took it as abandoned, and an
-    /// abandoned trial is never overwritten.
-    pub fn finish(&self, trial_id: i64, state: TrialState, value: Option<f64>, error: Option<&str>) -> Result<bool> {
+    fn finish(&self, trial_id: i64, state: TrialState, value: Option<f64>, error: Option<&str>) -> Result<bool> {
         let changed = self.execute(
             "UPDATE trials SET state = ?1, value = ?2, error = ?3, ended = ?4, \
              resource = (SELECT MAX(step) FROM intermediate WHERE trial_id = ?5) \
@@ -688,10 +483,7 @@ impl Storage {
         Ok(changed == 1)
     }
 
-    /// The loss-free view pruners compare with: for every search trial of the
-    /// study that reported a step at or after `step`, its number, state and
-    /// value at the first such step.
-    pub fn values_at(&self, study_id: i64, step: i64) -> Result<Vec<(u64, TrialState, f64)>> {
+    fn values_at(&self, study_id: i64, step: i64) -> Result<Vec<(u64, TrialState, f64)>> {
         let read = || -> Result<Vec<(u64, TrialState, f64)>> {
             let mut stmt = self.conn.prepare_cached(
                 "SELECT t.number, t.state, i.value FROM trials t JOIN intermediate i ON i.trial_id = t.id \
@@ -710,14 +502,82 @@ impl Storage {
         read().context(self.origin())
     }
 
-    /// The studies' columns, `pruner` only where the schema has it.
-    fn select_studies(&self) -> String {
-        let pruner = if self.version >= 2 { "pruner" } else { "NULL" };
-        format!("SELECT id, name, config, objective, metric, goal, strategy, seed, created, {pruner} FROM studies")
-    }
-
-    fn execute(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
-        self.conn.execute(sql, params).context(self.origin())
+    fn import(&mut self, study: &StudyRecord, trials: &[TrialRecord]) -> Result<StudyRecord> {
+        let origin = self.origin();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .context(origin.clone())?;
+        let taken = tx
+            .query_row("SELECT 1 FROM studies WHERE name = ?1", [&study.name], |_| Ok(()))
+            .optional()
+            .context(origin.clone())?
+            .is_some();
+        if taken {
+            bail!("{origin} already holds a study named `{}`", study.name);
+        }
+        tx.execute(
+            "INSERT INTO studies (name, config, objective, metric, goal, strategy, seed, created, pruner) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                study.name,
+                study.config.to_string(),
+                study.objective.to_string(),
+                study.metric,
+                study.goal.as_str(),
+                study.strategy,
+                study.seed as i64,
+                study.created,
+                study.pruner.as_ref().map(Value::to_string)
+            ],
+        )
+        .context(origin.clone())?;
+        let study_id = tx.last_insert_rowid();
+        for t in trials {
+            tx.execute(
+                "INSERT INTO trials (study_id, number, state, params, value, seed, started, ended, heartbeat, error, \
+                 host, pid, git_commit, abandoned, suggest_seconds, retest_of, resource) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                params![
+                    study_id,
+                    t.number as i64,
+                    t.state.as_str(),
+                    Value::Object(t.params.clone()).to_string(),
+                    t.value,
+                    t.seed as i64,
+                    t.started,
+                    t.ended,
+                    t.heartbeat,
+                    t.error,
+                    t.host,
+                    t.pid,
+                    t.git_commit,
+                    t.abandoned,
+                    t.suggest_seconds,
+                    t.retest_of.map(|n| n as i64),
+                    t.resource
+                ],
+            )
+            .context(origin.clone())?;
+            let trial_id = tx.last_insert_rowid();
+            for (step, value) in &t.intermediate {
+                tx.execute(
+                    "INSERT INTO intermediate (trial_id, step, value) VALUES (?1, ?2, ?3)",
+                    params![trial_id, step, value],
+                )
+                .context(origin.clone())?;
+            }
+            for (name, step, value) in &t.metrics {
+                tx.execute(
+                    "INSERT INTO metrics (trial_id, name, step, value) VALUES (?1, ?2, ?3, ?4)",
+                    params![trial_id, name, step, value],
+                )
+                .context(origin.clone())?;
+            }
+        }
+        tx.commit().context(origin)?;
+        self.study(&study.name)?
+            .with_context(|| format!("study `{}` vanished after its copy", study.name))
     }
 }
 
@@ -734,11 +594,7 @@ fn study_from_row(row: &rusqlite::Row) -> rusqlite::Result<Result<StudyRecord>> 
             config: serde_json::from_str(&config).context("corrupt study config")?,
             objective: serde_json::from_str(&objective).context("corrupt study objective")?,
             metric: row.get(4)?,
-            goal: if goal == "maximize" {
-                Goal::Maximize
-            } else {
-                Goal::Minimize
-            },
+            goal: goal_from_str(&goal),
             strategy: row.get(6)?,
             seed: seed as u64,
             created: row.get(8)?,
@@ -786,10 +642,7 @@ fn load_trials(conn: &Connection, study_id: i64, version: i32) -> Result<Vec<Tri
         .map(|r| {
             let (mut record, state, params) = r?;
             record.state = TrialState::parse(&state)?;
-            record.params = match serde_json::from_str(&params).context("corrupt trial parameters")? {
-                Value::Object(map) => map,
-                _ => bail!("trial {} has non-object parameters", record.number),
-            };
+            record.params = params_from_json(record.number, &params)?;
             Ok(record)
         })
         .collect::<Result<Vec<_>>>()?;
@@ -849,20 +702,7 @@ fn reap_abandoned(conn: &Connection, study_id: i64, worker: &Worker) -> Result<(
         .collect::<rusqlite::Result<_>>()?;
     let now = now();
     for (id, host, pid, heartbeat) in running {
-        let same_host = host == worker.host;
-        let reason = if same_host && pid != worker.pid && !process_alive(pid) {
-            Some(format!(
-                "abandoned: its worker (pid {pid} on {host}) is no longer running"
-            ))
-        } else if !(same_host && pid == worker.pid) && now - heartbeat > worker.heartbeat_timeout.as_secs_f64() {
-            Some(format!(
-                "abandoned: no heartbeat from {host} (pid {pid}) for {:.0} s",
-                now - heartbeat
-            ))
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
+        if let Some(reason) = worker.abandons(&host, pid, heartbeat, now) {
             conn.execute(
                 "UPDATE trials SET state = 'failed', abandoned = 1, error = ?1, ended = ?2 WHERE id = ?3",
                 params![reason, now, id],
