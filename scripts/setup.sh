@@ -30,6 +30,16 @@ have_openblas() {
     fi
 }
 have_openblas || apt_install libopenblas-dev
+# The PostgreSQL store's tests start a real server of their own (initdb in a
+# temporary folder, a loopback port): Debian's postgresql package. Its TLS
+# goes through the system's OpenSSL.
+have_postgres() {
+    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null
+}
+if command -v apt-get >/dev/null; then
+    have_postgres || apt_install postgresql
+    dpkg -s libssl-dev >/dev/null 2>&1 || apt_install libssl-dev pkg-config
+fi
 
 # tch 0.24 builds against pip's torch 2.11.0 (LIBTORCH_USE_PYTORCH). The venv
 # lives outside the checkout, so every clone and CI run reuses the one install.

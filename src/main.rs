@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use bo::objective::process::{guard_main, GUARD_COMMAND};
 use clap::{Parser, Subcommand};
-use commands::{bench, export, retest, run, show, studies, train};
+use commands::{bench, copy, export, retest, run, show, studies, train};
 
 #[derive(Parser)]
 #[command(name = "bo", version, about = "Bayesian optimization for hyperparameter search")]
@@ -33,8 +33,10 @@ enum Command {
     Show(show::ShowArgs),
     /// Export a study's trials.
     Export(export::ExportArgs),
-    /// List the studies in a database.
+    /// List the studies in a store.
     Studies(studies::StudiesArgs),
+    /// Copy a study with all its trials to another store (e.g. SQLite to PostgreSQL).
+    Copy(copy::CopyArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Show(args) => show::run(args),
         Command::Export(args) => export::run(args),
         Command::Studies(args) => studies::run(args),
+        Command::Copy(args) => copy::run(args),
     };
     result.unwrap_or_else(|e| {
         // A reader that stopped early (`bo export | head`) is not an error.

@@ -2,7 +2,6 @@
 //! top configurations with fresh seeds shows how much, and recommends the
 //! configuration that is best on re-test, not the luckiest one.
 
-
 use anyhow::Result;
 use bo_benchmarks::stats;
 use serde_json::{Map, Value};

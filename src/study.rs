@@ -413,8 +413,9 @@ pub fn run(
                     return Ok(None);
                 }
             }
-            let history = history(space, goal, trials, pruner);
+            // What the strategy takes to propose, reading the history included.
             let clock = std::time::Instant::now();
+            let history = history(space, goal, trials, pruner);
             match sampler
                 .suggest(&domain, &history)
                 .map_err(|e| anyhow!("strategy `{}`: {e}", study.record.strategy))?

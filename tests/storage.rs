@@ -103,6 +103,11 @@ macro_rules! behaviours {
             }
 
             #[test]
+            fn a_trial_finished_while_another_worker_reaps_stays_finished() {
+                behaviour::reaping_races_finishing(&$fresh("reaping_race").location);
+            }
+
+            #[test]
             fn pruners_see_every_trial_at_its_first_step_at_or_after_the_rung() {
                 behaviour::values_at(&$fresh("values_at").location);
             }
@@ -275,36 +280,97 @@ mod behaviour {
 
     /// Four workers, each with its own connection, start 25 trials each at
     /// once: 100 numbers, none twice, none skipped, and every worker saw the
-    /// trials before its own (so the strategy never proposes blind).
+    /// trials before its own (so the strategy never proposes blind) as they
+    /// are in the store, not as it last read them.
     pub fn no_duplicates(location: &Location) {
         let first = open(location);
         let s = study(first.as_ref());
         drop(first);
+        let workers: Vec<Box<dyn Storage>> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..4u32)
+                .map(|w| {
+                    scope.spawn(move || {
+                        let mut storage = open(location);
+                        let me = worker(&format!("host{w}"), 1);
+                        for i in 0..25 {
+                            let trial = storage
+                                .begin_trial(s.id, &me, &mut |trials, number| {
+                                    assert_eq!(trials.len() as u64, number, "the strategy saw every earlier trial");
+                                    Ok(Some(new_trial(f64::from(w) + i as f64 / 100.0, number)))
+                                })
+                                .unwrap()
+                                .unwrap();
+                            storage.finish(trial.id, TrialState::Complete, Some(1.0), None).unwrap();
+                        }
+                        storage
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        // Each worker's next look is fresh: the others' trials it last saw running ended since.
+        for mut storage in workers {
+            storage
+                .begin_trial(s.id, &worker("checker", 1), &mut |trials, _| {
+                    assert_eq!(trials.len(), 100);
+                    let stale: Vec<_> = trials
+                        .iter()
+                        .filter(|t| t.state != TrialState::Complete || t.value != Some(1.0))
+                        .map(|t| (t.number, t.id, t.state, t.value))
+                        .collect();
+                    assert!(stale.is_empty(), "{stale:?}");
+                    Ok(None)
+                })
+                .unwrap();
+        }
+        let trials = open(location).trials(s.id).unwrap();
+        let numbers: Vec<u64> = trials.iter().map(|t| t.number).collect();
+        assert_eq!(numbers, (0..100).collect::<Vec<_>>());
+        let mut configurations: Vec<String> = trials
+            .iter()
+            .map(|t| Value::Object(t.params.clone()).to_string())
+            .collect();
+        configurations.sort();
+        configurations.dedup();
+        assert_eq!(configurations.len(), 100);
+    }
+
+    /// Workers that all take each other for dead (pids no process can have)
+    /// reap each other's running trials while those finish: a trial ends
+    /// either complete, as its worker said, or abandoned with no value, never
+    /// a finished trial turned failed.
+    pub fn reaping_races_finishing(location: &Location) {
+        let first = open(location);
+        let s = study(first.as_ref());
+        drop(first);
+        let host = Worker::this_process(Duration::from_secs(60)).host;
         std::thread::scope(|scope| {
             for w in 0..4u32 {
+                let host = host.clone();
                 scope.spawn(move || {
                     let mut storage = open(location);
-                    let me = worker("here", 100 + w);
+                    let me = worker(&host, (1 << 30) + w);
                     for i in 0..25 {
-                        let trial = storage
-                            .begin_trial(s.id, &me, &mut |trials, number| {
-                                assert_eq!(trials.len() as u64, number, "the strategy saw every earlier trial");
-                                Ok(Some(new_trial(f64::from(w) + i as f64 / 100.0, number)))
+                        let started = storage
+                            .begin_trial(s.id, &me, &mut |_, n| {
+                                Ok(Some(new_trial(f64::from(w) + i as f64 / 100.0, n)))
                             })
                             .unwrap()
                             .unwrap();
-                        storage.finish(trial.id, TrialState::Complete, Some(1.0), None).unwrap();
+                        storage
+                            .finish(started.id, TrialState::Complete, Some(1.0), None)
+                            .unwrap();
                     }
                 });
             }
         });
-        let trials = open(location).trials(s.id).unwrap();
-        let numbers: Vec<u64> = trials.iter().map(|t| t.number).collect();
-        assert_eq!(numbers, (0..100).collect::<Vec<_>>());
-        let mut configurations: Vec<String> = trials.iter().map(|t| Value::Object(t.params.clone()).to_string()).collect();
-        configurations.sort();
-        configurations.dedup();
-        assert_eq!(configurations.len(), 100);
+        for t in open(location).trials(s.id).unwrap() {
+            match (t.state, t.abandoned) {
+                (TrialState::Complete, false) => assert_eq!(t.value, Some(1.0)),
+                (TrialState::Failed, true) => assert_eq!(t.value, None, "trial {} finished, then was reaped", t.number),
+                other => panic!("trial {} ended as {other:?}", t.number),
+            }
+        }
     }
 
     pub fn values_at(location: &Location) {
@@ -385,7 +451,9 @@ mod behaviour {
 
     pub fn nothing_to_read(location: &Location) {
         for access in [Access::ReadOnly, Access::Existing] {
-            let err = storage::open(location, access).err().expect("an empty store is refused");
+            let err = storage::open(location, access)
+                .err()
+                .expect("an empty store is refused");
             let text = format!("{err:#}");
             assert!(
                 text.contains("no study database") || text.contains("holds no bo studies"),
@@ -429,7 +497,9 @@ mod on_postgresql_only {
             });
             storage.report(running.id, 1, 0.5).unwrap();
         });
-        assert!(storage.finish(running.id, TrialState::Complete, Some(0.5), None).unwrap());
+        assert!(storage
+            .finish(running.id, TrialState::Complete, Some(0.5), None)
+            .unwrap());
         let next = storage
             .begin_trial(s.id, &me, &mut |trials, n| {
                 assert_eq!(trials.len(), 1);
@@ -456,9 +526,16 @@ mod on_postgresql_only {
         let url = server.database("errors");
         let err = open_error("postgresql://bo@127.0.0.1:notaport/db");
         assert!(err.contains("not a valid PostgreSQL URL"), "{err}");
-        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let err = open_error(&format!("postgresql://bo:pw@127.0.0.1:{closed}/db"));
-        assert!(err.contains("cannot connect to the PostgreSQL store") && err.contains("refused"), "{err}");
+        assert!(
+            err.contains("cannot connect to the PostgreSQL store") && err.contains("refused"),
+            "{err}"
+        );
         assert!(!err.contains(":pw@"), "the password is shown: {err}");
         let err = open_error(&url.replace(postgres_server::PASSWORD, "wrong"));
         assert!(err.contains("password authentication failed"), "{err}");
@@ -485,12 +562,19 @@ mod on_postgresql_only {
         let location: Location = url.parse().unwrap();
         let storage = open(&location);
         study(storage.as_ref());
-        let optuna: i32 = server.client(&name).query_one("SELECT study_id FROM public.studies", &[]).unwrap().get(0);
+        let optuna: i32 = server
+            .client(&name)
+            .query_one("SELECT study_id FROM public.studies", &[])
+            .unwrap()
+            .get(0);
         assert_eq!(optuna, 7);
 
         let other = server.database("foreign_schema");
         let other_name = other.rsplit('/').next().unwrap().to_owned();
-        server.client(&other_name).batch_execute("CREATE SCHEMA bo; CREATE TABLE bo.things (x INT);").unwrap();
+        server
+            .client(&other_name)
+            .batch_execute("CREATE SCHEMA bo; CREATE TABLE bo.things (x INT);")
+            .unwrap();
         let err = open_error(&other);
         assert!(err.contains("schema `bo` that bo did not create"), "{err}");
     }

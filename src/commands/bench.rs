@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use bo::storage::Location;
 use bo::bench::BenchSettings;
+use bo::storage::Location;
 
 use super::handle_signals;
 

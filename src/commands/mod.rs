@@ -1,6 +1,7 @@
 //! One file per `bo` command; what several of them share is here.
 
 pub mod bench;
+pub mod copy;
 pub mod export;
 pub mod retest;
 pub mod run;

@@ -407,9 +407,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     if !args.quiet {
         eprintln!(
             "study `{}` in {} (resume with --study {})",
-            study.record.name,
-            args.storage,
-            study.record.name
+            study.record.name, args.storage, study.record.name
         );
     }
     handle_signals()?;
@@ -525,8 +523,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     if outcome.interrupted {
         eprintln!(
             "interrupted: resume with `bo run --study {} --storage {}`",
-            study.record.name,
-            args.storage
+            study.record.name, args.storage
         );
         return Ok(ExitCode::from(130));
     }

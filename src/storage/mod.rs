@@ -218,10 +218,16 @@ impl Worker {
             return None;
         }
         if same_host && !process_alive(pid) {
-            return Some(format!("abandoned: its worker (pid {pid} on {host}) is no longer running"));
+            return Some(format!(
+                "abandoned: its worker (pid {pid} on {host}) is no longer running"
+            ));
         }
-        (now - heartbeat > self.heartbeat_timeout.as_secs_f64())
-            .then(|| format!("abandoned: no heartbeat from {host} (pid {pid}) for {:.0} s", now - heartbeat))
+        (now - heartbeat > self.heartbeat_timeout.as_secs_f64()).then(|| {
+            format!(
+                "abandoned: no heartbeat from {host} (pid {pid}) for {:.0} s",
+                now - heartbeat
+            )
+        })
     }
 }
 
@@ -383,7 +389,10 @@ mod tests {
             "PostgreSQL://u@h/db".parse::<Location>().unwrap(),
             Location::Postgres(_)
         ));
-        assert!(matches!("postgres://h/db".parse::<Location>().unwrap(), Location::Postgres(_)));
+        assert!(matches!(
+            "postgres://h/db".parse::<Location>().unwrap(),
+            Location::Postgres(_)
+        ));
         let err = "mysql://h/db".parse::<Location>().unwrap_err();
         assert!(err.contains("mysql://"), "{err}");
         assert!("".parse::<Location>().is_err());

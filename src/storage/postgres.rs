@@ -101,6 +101,7 @@ const STUDY_COLUMNS: &str = "id, name, config, objective, metric, goal, strategy
 
 pub struct PostgresStorage {
     config: Config,
+    verify: Verify,
     location: Location,
     read_only: bool,
     /// None after the connection was lost, until the next call reconnects.
@@ -127,23 +128,52 @@ impl TrialCache {
             .map(|t| t.id)
             .collect();
         let changed = load_trials(client, self.study_id, self.newest, &running)?;
-        let position: HashMap<i64, usize> = self.trials.iter().enumerate().map(|(i, t)| (t.id, i)).collect();
-        let mut unsorted = false;
+        // Replace the trials read before while the list is still in order, then add the new ones.
+        let mut fresh = Vec::new();
         for trial in changed {
             self.newest = self.newest.max(trial.id);
-            match position.get(&trial.id) {
-                Some(&i) => self.trials[i] = trial,
-                None => {
-                    unsorted |= self.trials.last().is_some_and(|last| last.number > trial.number);
-                    self.trials.push(trial);
-                }
+            match self.trials.binary_search_by_key(&trial.number, |t| t.number) {
+                Ok(i) if self.trials[i].id == trial.id => self.trials[i] = trial,
+                _ => fresh.push(trial),
             }
         }
-        if unsorted {
+        let in_order = match (self.trials.last(), fresh.first()) {
+            (Some(last), Some(first)) => last.number < first.number,
+            _ => true,
+        };
+        self.trials.extend(fresh);
+        if !in_order {
             self.trials.sort_by_key(|t| t.number);
         }
         Ok(())
     }
+}
+
+/// What TLS checks of the server's certificate, as libpq's `sslmode` says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verify {
+    /// `prefer` (the default) and `require` encrypt without checking, as libpq does.
+    Nothing,
+    /// `verify-ca`: a certificate the system trusts, for any host name.
+    Chain,
+    /// `verify-full`: a trusted certificate for the host connected to.
+    Full,
+}
+
+/// The URL as the client parses it (which knows `sslmode` only up to
+/// `require`) and what TLS must verify: `verify-ca` and `verify-full` become
+/// `require` with the check.
+fn tls_verification(url: &str) -> (String, Verify) {
+    for (mode, verify) in [("verify-full", Verify::Full), ("verify-ca", Verify::Chain)] {
+        let given = format!("sslmode={mode}");
+        if let Some(at) = url.find(&given) {
+            let end = at + given.len();
+            if url[end..].is_empty() || url[end..].starts_with('&') {
+                return (format!("{}sslmode=require{}", &url[..at], &url[end..]), verify);
+            }
+        }
+    }
+    (url.to_owned(), Verify::Nothing)
 }
 
 /// The URL with its password left out, to be shown.
@@ -160,7 +190,13 @@ pub fn without_password(url: &str) -> String {
         Some((path, query)) => {
             let kept: Vec<&str> = query
                 .split('&')
-                .map(|pair| if pair.starts_with("password=") { "password=***" } else { pair })
+                .map(|pair| {
+                    if pair.starts_with("password=") {
+                        "password=***"
+                    } else {
+                        pair
+                    }
+                })
                 .collect();
             format!("{path}?{}", kept.join("&"))
         }
@@ -193,6 +229,7 @@ impl PostgresStorage {
     /// with nothing written: a bad URL, a refused connection, a wrong password.
     pub fn open(url: &str, access: Access) -> Result<Self> {
         let location = Location::Postgres(url.to_owned());
+        let (url, verify) = tls_verification(url);
         let mut config: Config = url
             .parse()
             .map_err(|e| anyhow!("{location} is not a valid PostgreSQL URL: {e}"))?;
@@ -204,29 +241,59 @@ impl PostgresStorage {
         }
         let mut storage = PostgresStorage {
             config,
+            verify,
             location,
             read_only: access == Access::ReadOnly,
             client: Mutex::new(None),
             cache: None,
         };
-        let mut client = storage.connect()?;
+        let mut client = storage.connect_first()?;
         storage.prepare(&mut client, access)?;
         storage.client = Mutex::new(Some(client));
         Ok(storage)
     }
 
     fn connect(&self) -> Result<Client> {
-        let tls = native_tls::TlsConnector::new().context("cannot set up TLS")?;
-        let mut client = self
-            .config
-            .connect(MakeTlsConnector::new(tls))
-            .map_err(|e| anyhow!("cannot connect to the PostgreSQL store {}: {}", self.location, describe(&e)))?;
+        let tls = native_tls::TlsConnector::builder()
+            .danger_accept_invalid_certs(self.verify == Verify::Nothing)
+            .danger_accept_invalid_hostnames(self.verify != Verify::Full)
+            .build()
+            .context("cannot set up TLS")?;
+        let mut client = self.config.connect(MakeTlsConnector::new(tls)).map_err(|e| {
+            anyhow::Error::new(e).context(format!("cannot connect to the PostgreSQL store {}", self.location))
+        })?;
         if self.read_only {
-            client
-                .batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-                .map_err(|e| self.error(&e))?;
+            client.batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")?;
         }
         Ok(client)
+    }
+
+    /// The first connection. A server that says it is starting up or shutting
+    /// down (a restart) is waited for; anything else (a refused connection, a
+    /// wrong password) is reported at once.
+    fn connect_first(&self) -> Result<Client> {
+        let deadline = Instant::now() + RECONNECT_WINDOW;
+        loop {
+            let error = match self.connect() {
+                Ok(client) => return Ok(client),
+                Err(e) => e,
+            };
+            let restarting = error
+                .downcast_ref::<postgres::Error>()
+                .and_then(postgres::Error::code)
+                .is_some_and(|code| code.code().starts_with("57P0"));
+            if !restarting || Instant::now() > deadline {
+                return Err(match error.downcast_ref::<postgres::Error>() {
+                    Some(e) => anyhow!(
+                        "cannot connect to the PostgreSQL store {}: {}",
+                        self.location,
+                        describe(e)
+                    ),
+                    None => error,
+                });
+            }
+            thread::sleep(Duration::from_millis(250));
+        }
     }
 
     /// Checks the schema's version; with `Access::Create` creates or migrates
@@ -240,7 +307,10 @@ impl PostgresStorage {
             ),
             (Some(SCHEMA_VERSION), _) => return Ok(()),
             (None, Access::Existing | Access::ReadOnly) => {
-                bail!("{} holds no bo studies (its database has no `bo` schema)", self.location)
+                bail!(
+                    "{} holds no bo studies (its database has no `bo` schema)",
+                    self.location
+                )
             }
             (Some(v), Access::ReadOnly) => v,
             _ => {
@@ -314,7 +384,10 @@ impl PostgresStorage {
                 )));
             }
             if !warned {
-                eprintln!("warning: lost the PostgreSQL store {}; reconnecting: {lost:#}", self.location);
+                eprintln!(
+                    "warning: lost the PostgreSQL store {}; reconnecting: {lost:#}",
+                    self.location
+                );
                 warned = true;
             }
             thread::sleep(pause);
@@ -358,9 +431,9 @@ fn schema_version(client: &mut impl GenericClient, location: &Location) -> Resul
     let (schema, meta): (bool, bool) = (row.get(0), row.get(1));
     match (schema, meta) {
         (false, _) => Ok(None),
-        (true, false) => bail!(
-            "{location} has a schema `bo` that bo did not create: bo leaves it alone (pick another database)"
-        ),
+        (true, false) => {
+            bail!("{location} has a schema `bo` that bo did not create: bo leaves it alone (pick another database)")
+        }
         (true, true) => {
             let value: Option<String> = client
                 .query_opt("SELECT value FROM bo.meta WHERE key = 'schema_version'", &[])
@@ -476,8 +549,11 @@ fn reap_abandoned(client: &mut impl GenericClient, study_id: i64, worker: &Worke
     for row in running {
         let (id, host, pid, heartbeat): (i64, String, i64, f64) = (row.get(0), row.get(1), row.get(2), row.get(3));
         if let Some(reason) = worker.abandons(&host, pid as u32, heartbeat, now) {
+            // Its worker may have finished it since the look above: a finished
+            // trial is never taken as abandoned.
             client.execute(
-                "UPDATE bo.trials SET state = 'failed', abandoned = TRUE, error = $1, ended = $2 WHERE id = $3",
+                "UPDATE bo.trials SET state = 'failed', abandoned = TRUE, error = $1, ended = $2 \
+                 WHERE id = $3 AND state = 'running'",
                 &[&reason, &now, &id],
             )?;
         }
@@ -512,8 +588,11 @@ impl Storage for PostgresStorage {
     }
 
     fn set_strategy(&self, study_id: i64, strategy: &str) -> Result<()> {
-        self.execute("UPDATE bo.studies SET strategy = $1 WHERE id = $2", &[&strategy, &study_id])
-            .map(drop)
+        self.execute(
+            "UPDATE bo.studies SET strategy = $1 WHERE id = $2",
+            &[&strategy, &study_id],
+        )
+        .map(drop)
     }
 
     fn set_pruner(&self, study_id: i64, pruner: Option<&Value>) -> Result<()> {
@@ -526,14 +605,20 @@ impl Storage for PostgresStorage {
 
     fn study(&self, name: &str) -> Result<Option<StudyRecord>> {
         let row = self.with_client(|c| {
-            Ok(c.query_opt(&format!("SELECT {STUDY_COLUMNS} FROM bo.studies WHERE name = $1"), &[&name])?)
+            Ok(c.query_opt(
+                &format!("SELECT {STUDY_COLUMNS} FROM bo.studies WHERE name = $1"),
+                &[&name],
+            )?)
         })?;
         row.as_ref().map(study_from_row).transpose()
     }
 
     fn studies(&self) -> Result<Vec<StudyRecord>> {
         let rows = self.with_client(|c| {
-            Ok(c.query(&format!("SELECT {STUDY_COLUMNS} FROM bo.studies ORDER BY created, id"), &[])?)
+            Ok(c.query(
+                &format!("SELECT {STUDY_COLUMNS} FROM bo.studies ORDER BY created, id"),
+                &[],
+            )?)
         })?;
         rows.iter().map(study_from_row).collect()
     }
@@ -749,6 +834,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn verifying_ssl_modes_become_require_with_the_check() {
+        assert_eq!(
+            tls_verification("postgresql://h/db?sslmode=verify-full&x=1"),
+            ("postgresql://h/db?sslmode=require&x=1".to_string(), Verify::Full)
+        );
+        assert_eq!(
+            tls_verification("postgresql://h/db?sslmode=verify-ca"),
+            ("postgresql://h/db?sslmode=require".to_string(), Verify::Chain)
+        );
+        assert_eq!(
+            tls_verification("postgresql://h/db?sslmode=require"),
+            ("postgresql://h/db?sslmode=require".to_string(), Verify::Nothing)
+        );
+    }
+
+    #[test]
     fn passwords_are_left_out_of_shown_urls() {
         assert_eq!(
             without_password("postgresql://bo:pw@host:5432/db?sslmode=require"),
@@ -760,6 +861,9 @@ mod tests {
         );
         assert_eq!(without_password("postgres://host"), "postgres://host");
         // A password holding '@' is still left out.
-        assert_eq!(without_password("postgresql://bo:p@w@host/db"), "postgresql://bo@host/db");
+        assert_eq!(
+            without_password("postgresql://bo:p@w@host/db"),
+            "postgresql://bo@host/db"
+        );
     }
 }

@@ -704,7 +704,7 @@ fn reap_abandoned(conn: &Connection, study_id: i64, worker: &Worker) -> Result<(
     for (id, host, pid, heartbeat) in running {
         if let Some(reason) = worker.abandons(&host, pid, heartbeat, now) {
             conn.execute(
-                "UPDATE trials SET state = 'failed', abandoned = 1, error = ?1, ended = ?2 WHERE id = ?3",
+                "UPDATE trials SET state = 'failed', abandoned = 1, error = ?1, ended = ?2 WHERE id = ?3 AND state = 'running'",
                 params![reason, now, id],
             )?;
         }

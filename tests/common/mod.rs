@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod postgres;
+
 use serde_json::Value;
 
 /// `bo ARGS` in `dir`. It never reaches out for data: the caller's BO_DATA_DIR
@@ -16,7 +18,8 @@ pub fn command(dir: &Path, args: &[&str]) -> Command {
         .current_dir(dir)
         .env("MARKER_DIR", dir)
         .env("BO_CIFAR10_URL", "http://127.0.0.1:9/cifar-10-binary.tar.gz")
-        .env_remove("BO_DATA_DIR");
+        .env_remove("BO_DATA_DIR")
+        .env_remove("BO_STORAGE");
     command
 }
 

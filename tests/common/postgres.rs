@@ -112,7 +112,11 @@ impl PgServer {
             .arg(format!("--pwfile={}", password_file.display()))
             .output()
             .expect("initdb runs");
-        assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let port = free_port();
         let (control, orders) = mpsc::channel();
         let socket_dir = folder.path().to_path_buf();
@@ -143,7 +147,13 @@ impl PgServer {
     pub fn database(&self, name: &str) -> String {
         let name: String = name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let name = format!("t_{}_{name}", std::process::id());
         let mut admin = self.client("postgres");

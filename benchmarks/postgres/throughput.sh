@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Trial throughput of 8 workers on a 0.1 s objective, with 100 and with
+# 10,000 trials in the study already (README, "Many machines"): the time per
+# trial must not grow with the study. Each measurement adds ADDED trials
+# (default 400), REPEATS times in a row (default 3); medians. Both stores, the same
+# objective, strategy and seed.
+#   benchmarks/postgres/throughput.sh [ADDED] [REPEATS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BO="$PWD/target/release/bo"
+ADDED="${1:-400}"
+REPEATS="${2:-3}"
+WORKERS=8
+[ -x "$BO" ] || cargo build --release --bin bo
+. benchmarks/postgres/server.sh
+work="$PG_DIR/work"
+mkdir -p "$work"
+cp benchmarks/postgres/objective.sh benchmarks/postgres/sweep.yaml "$work/"
+cd "$work"
+
+# Runs WORKERS workers on STUDY in STORE until it holds TARGET trials, each
+# trial sleeping SLEEP seconds; prints the seconds it took.
+fill() {
+    local store=$1 study=$2 target=$3
+    local start
+    start=$(date +%s.%N)
+    for _ in $(seq 1 "$WORKERS"); do
+        "$BO" run --config sweep.yaml --surrogate random --seed 1 --study "$study" --trials "$target" \
+            --storage "$store" --quiet >/dev/null &
+    done
+    wait
+    awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.3f\n", e - s }'
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+echo "| store | trials in the study | trials/s (median of $REPEATS × $ADDED trials) | ms per trial per worker |"
+echo "|---|---|---|---|"
+for store in "$PG_URL" "$work/bo.db"; do
+    name=$([ "$store" = "$PG_URL" ] && echo PostgreSQL || echo SQLite)
+    for base in 100 10000; do
+        # The study's earlier trials come fast (no sleep), once; the 8 workers
+        # then add ADDED trials of 0.1 s each, REPEATS times in a row.
+        SLEEP=0 fill "$store" "s$base" "$base" >/dev/null
+        for r in $(seq 1 "$REPEATS"); do
+            SLEEP=0.1 fill "$store" "s$base" $((base + r * ADDED))
+        done | median | awk -v n="$ADDED" -v w="$WORKERS" -v s="$name" -v b="$base" \
+            '{ printf "| %s | %d | %.1f | %.0f |\n", s, b, n / $1, 1000 * $1 * w / n }'
+    done
+done
+echo
+echo "ideal: $WORKERS workers / 0.1 s = $((WORKERS * 10)) trials/s; 100 ms per trial per worker"
