@@ -515,6 +515,32 @@ mod on_postgresql_only {
         );
     }
 
+    #[test]
+    fn tls_encrypts_on_request_and_verify_full_checks_the_certificate() {
+        let server = PgServer::start_with_tls();
+        let url = server.database("tls");
+        let location: Location = format!("{url}?sslmode=require").parse().unwrap();
+        let storage = open(&location);
+        study(storage.as_ref());
+        // The server's view of bo's connection (application_name `bo`).
+        let encrypted: bool = server
+            .client("postgres")
+            .query_one(
+                "SELECT bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+                 WHERE a.application_name = 'bo'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert!(encrypted, "bo's connection is not encrypted");
+        // A self-signed certificate is refused when asked to verify it.
+        let err = open_error(&format!("{url}?sslmode=verify-full"));
+        assert!(
+            err.contains("cannot connect") && err.to_lowercase().contains("certificate"),
+            "{err}"
+        );
+    }
+
     fn open_error(url: &str) -> String {
         let location: Location = url.parse().unwrap();
         format!("{:#}", storage::open(&location, Access::Create).err().expect("refused"))

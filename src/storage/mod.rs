@@ -297,6 +297,73 @@ pub trait Storage: Send {
     fn import(&mut self, study: &StudyRecord, trials: &[TrialRecord]) -> Result<StudyRecord>;
 }
 
+/// A study's trials as a worker last read them, in order of number. A trial
+/// that ended never changes again, so a refresh reads only the trials added
+/// since and those that were running: what a worker reads under the study's
+/// lock does not grow with the study.
+#[derive(Default)]
+struct TrialCache {
+    study_id: i64,
+    trials: Vec<TrialRecord>,
+    /// The highest trial id read.
+    newest: i64,
+}
+
+impl TrialCache {
+    /// The cache for `study_id`, taken out of `slot`: empty if it held another study.
+    fn take_for(slot: &mut TrialCache, study_id: i64) -> TrialCache {
+        match std::mem::take(slot) {
+            cache if cache.study_id == study_id => cache,
+            _ => TrialCache {
+                study_id,
+                ..TrialCache::default()
+            },
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.trials.is_empty()
+    }
+
+    fn trials(&self) -> &[TrialRecord] {
+        &self.trials
+    }
+
+    fn next_number(&self) -> u64 {
+        self.trials.last().map_or(0, |t| t.number + 1)
+    }
+
+    /// Brings the cache up to date: `load(newer_than, also)` reads the
+    /// study's trials with an id above `newer_than` or in `also`.
+    fn refresh(&mut self, load: impl FnOnce(i64, &[i64]) -> Result<Vec<TrialRecord>>) -> Result<()> {
+        let running: Vec<i64> = self
+            .trials
+            .iter()
+            .filter(|t| t.state == TrialState::Running)
+            .map(|t| t.id)
+            .collect();
+        let changed = load(self.newest, &running)?;
+        // Replace the trials read before while the list is still in order, then add the new ones.
+        let mut fresh = Vec::new();
+        for trial in changed {
+            self.newest = self.newest.max(trial.id);
+            match self.trials.binary_search_by_key(&trial.number, |t| t.number) {
+                Ok(i) if self.trials[i].id == trial.id => self.trials[i] = trial,
+                _ => fresh.push(trial),
+            }
+        }
+        let in_order = match (self.trials.last(), fresh.first()) {
+            (Some(last), Some(first)) => last.number < first.number,
+            _ => true,
+        };
+        self.trials.extend(fresh);
+        if !in_order {
+            self.trials.sort_by_key(|t| t.number);
+        }
+        Ok(())
+    }
+}
+
 /// How a command opens the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {

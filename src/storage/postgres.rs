@@ -10,9 +10,9 @@
 //!   reconnects and retries for up to `RECONNECT_WINDOW`; a new trial carries a
 //!   random claim, so a retried start whose first commit went through returns
 //!   that trial instead of starting a second one.
-//! - A worker keeps the study's finished trials between suggestions (they never
-//!   change) and reads only what is new, so a suggestion's cost under the lock
-//!   does not grow with the study.
+//! - A worker keeps the study's finished trials between suggestions (see
+//!   [`TrialCache`]), so a suggestion's reading under the lock does not grow
+//!   with the study.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,13 +20,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use postgres::{Client, Config, GenericClient, Row};
+use postgres::{Client, Config, GenericClient, IsolationLevel, Row};
 use postgres_native_tls::MakeTlsConnector;
 use serde_json::Value;
 
 use super::{
-    goal_from_str, now, params_from_json, Access, Choose, Location, Storage, StudyRecord, TrialRecord, TrialState,
-    Worker,
+    goal_from_str, now, params_from_json, Access, Choose, Location, Storage, StudyRecord, TrialCache, TrialRecord,
+    TrialState, Worker,
 };
 
 /// The schema's version, kept in `bo.meta`; older schemas are migrated on opening.
@@ -107,46 +107,7 @@ pub struct PostgresStorage {
     /// None after the connection was lost, until the next call reconnects.
     client: Mutex<Option<Client>>,
     /// The trials of the study this worker last started a trial in.
-    cache: Option<TrialCache>,
-}
-
-/// A study's trials as last read. A trial that ended never changes again, so
-/// a refresh reads only trials added since and those that were running.
-struct TrialCache {
-    study_id: i64,
-    trials: Vec<TrialRecord>,
-    /// The highest trial id read.
-    newest: i64,
-}
-
-impl TrialCache {
-    fn refresh(&mut self, client: &mut impl GenericClient) -> Result<()> {
-        let running: Vec<i64> = self
-            .trials
-            .iter()
-            .filter(|t| t.state == TrialState::Running)
-            .map(|t| t.id)
-            .collect();
-        let changed = load_trials(client, self.study_id, self.newest, &running)?;
-        // Replace the trials read before while the list is still in order, then add the new ones.
-        let mut fresh = Vec::new();
-        for trial in changed {
-            self.newest = self.newest.max(trial.id);
-            match self.trials.binary_search_by_key(&trial.number, |t| t.number) {
-                Ok(i) if self.trials[i].id == trial.id => self.trials[i] = trial,
-                _ => fresh.push(trial),
-            }
-        }
-        let in_order = match (self.trials.last(), fresh.first()) {
-            (Some(last), Some(first)) => last.number < first.number,
-            _ => true,
-        };
-        self.trials.extend(fresh);
-        if !in_order {
-            self.trials.sort_by_key(|t| t.number);
-        }
-        Ok(())
-    }
+    cache: TrialCache,
 }
 
 /// What TLS checks of the server's certificate, as libpq's `sslmode` says.
@@ -245,7 +206,7 @@ impl PostgresStorage {
             location,
             read_only: access == Access::ReadOnly,
             client: Mutex::new(None),
-            cache: None,
+            cache: TrialCache::default(),
         };
         let mut client = storage.connect_first()?;
         storage.prepare(&mut client, access)?;
@@ -634,15 +595,27 @@ impl Storage for PostgresStorage {
 
     fn begin_trial(&mut self, study_id: i64, worker: &Worker, choose: &mut Choose) -> Result<Option<TrialRecord>> {
         let claim: i64 = rand::random();
-        let mut cache = match self.cache.take() {
-            Some(cache) if cache.study_id == study_id => cache,
-            _ => TrialCache {
-                study_id,
-                trials: Vec::new(),
-                newest: 0,
-            },
-        };
+        let mut cache = TrialCache::take_for(&mut self.cache, study_id);
+        if cache.is_empty() {
+            // Most of a study is read once, outside the lock; under it only what changed since.
+            self.with_client(|c| {
+                let mut snapshot = c
+                    .build_transaction()
+                    .isolation_level(IsolationLevel::RepeatableRead)
+                    .read_only(true)
+                    .start()?;
+                cache.refresh(|newer_than, also| load_trials(&mut snapshot, study_id, newer_than, also))?;
+                Ok(snapshot.commit()?)
+            })?;
+        }
+        let mut tries = 0;
         let started = self.with_client(|c| {
+            // A try cut off may have left rows of its rolled-back transaction
+            // in the cache: the next reads the study afresh.
+            tries += 1;
+            if tries > 1 {
+                cache = TrialCache::take_for(&mut TrialCache::default(), study_id);
+            }
             let mut tx = c.transaction()?;
             // A retry after a lost commit finds its trial by the claim.
             if let Some(row) = tx.query_opt(
@@ -654,9 +627,9 @@ impl Storage for PostgresStorage {
             // The study's row lock: one worker at a time chooses and numbers a trial.
             tx.query_one("SELECT id FROM bo.studies WHERE id = $1 FOR UPDATE", &[&study_id])?;
             reap_abandoned(&mut tx, study_id, worker)?;
-            cache.refresh(&mut tx)?;
-            let number = cache.trials.last().map_or(0, |t| t.number + 1);
-            let Some(new) = choose(&cache.trials, number)? else {
+            cache.refresh(|newer_than, also| load_trials(&mut tx, study_id, newer_than, also))?;
+            let number = cache.next_number();
+            let Some(new) = choose(cache.trials(), number)? else {
                 tx.commit()?;
                 return Ok(None);
             };
@@ -687,7 +660,7 @@ impl Storage for PostgresStorage {
         // The cache stays only when it matches the store: after a failure it
         // may hold rows of a transaction that was rolled back.
         if started.is_ok() {
-            self.cache = Some(cache);
+            self.cache = cache;
         }
         started
     }

@@ -12,11 +12,14 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 use serde_json::{Map, Value};
 
 use super::{
-    goal_from_str, now, params_from_json, Choose, Location, Storage, StudyRecord, TrialRecord, TrialState, Worker,
+    goal_from_str, now, params_from_json, Choose, Location, Storage, StudyRecord, TrialCache, TrialRecord, TrialState,
+    Worker,
 };
 
 pub struct SqliteStorage {
     conn: Connection,
+    /// The trials of the study this worker last started a trial in.
+    cache: TrialCache,
     path: PathBuf,
     location: Location,
     /// The schema version read: a read-only look at an older database reads its columns.
@@ -205,6 +208,7 @@ impl SqliteStorage {
             conn,
             path: path.to_path_buf(),
             location: Location::Sqlite(path.to_path_buf()),
+            cache: TrialCache::default(),
             version: SCHEMA_VERSION,
         };
         storage
@@ -308,6 +312,7 @@ impl SqliteStorage {
             conn,
             path: path.to_path_buf(),
             location: Location::Sqlite(path.to_path_buf()),
+            cache: TrialCache::default(),
             version,
         })
     }
@@ -402,20 +407,32 @@ impl Storage for SqliteStorage {
     }
 
     fn trials(&self, study_id: i64) -> Result<Vec<TrialRecord>> {
-        load_trials(&self.conn, study_id, self.version).context(self.origin())
+        load_trials(&self.conn, study_id, self.version, 0, &[]).context(self.origin())
     }
 
     fn begin_trial(&mut self, study_id: i64, worker: &Worker, choose: &mut Choose) -> Result<Option<TrialRecord>> {
         let origin = self.origin();
+        let mut cache = TrialCache::take_for(&mut self.cache, study_id);
+        if cache.is_empty() {
+            // Most of a study is read once, outside the write lock; under it only what changed since.
+            let snapshot = self.conn.transaction().context(origin.clone())?;
+            cache
+                .refresh(|newer_than, also| load_trials(&snapshot, study_id, SCHEMA_VERSION, newer_than, also))
+                .context(origin.clone())?;
+            snapshot.commit().context(origin.clone())?;
+        }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .context(origin.clone())?;
         reap_abandoned(&tx, study_id, worker).context(origin.clone())?;
-        let trials = load_trials(&tx, study_id, SCHEMA_VERSION).context(origin.clone())?;
-        let number = trials.iter().map(|t| t.number + 1).max().unwrap_or(0);
-        let Some(new) = choose(&trials, number)? else {
+        cache
+            .refresh(|newer_than, also| load_trials(&tx, study_id, SCHEMA_VERSION, newer_than, also))
+            .context(origin.clone())?;
+        let number = cache.next_number();
+        let Some(new) = choose(cache.trials(), number)? else {
             tx.commit().context(origin)?;
+            self.cache = cache;
             return Ok(None);
         };
         let started = now();
@@ -438,6 +455,7 @@ impl Storage for SqliteStorage {
         .context(origin.clone())?;
         let id = tx.last_insert_rowid();
         tx.commit().context(origin)?;
+        self.cache = cache;
         Ok(Some(TrialRecord::started(id, number, new, worker, started)))
     }
 
@@ -608,13 +626,23 @@ fn study_from_row(row: &rusqlite::Row) -> rusqlite::Result<Result<StudyRecord>> 
     Ok(build())
 }
 
-fn load_trials(conn: &Connection, study_id: i64, version: i32) -> Result<Vec<TrialRecord>> {
+/// The study's trials with an id above `newer_than` or in `also`, in order
+/// of number, with their intermediate values and metrics.
+fn load_trials(
+    conn: &Connection,
+    study_id: i64,
+    version: i32,
+    newer_than: i64,
+    also: &[i64],
+) -> Result<Vec<TrialRecord>> {
+    let filter = "t.study_id = ?1 AND (t.id > ?2 OR t.id IN (SELECT value FROM json_each(?3)))";
+    let also = serde_json::to_string(also)?;
     let resource = if version >= 2 { "resource" } else { "NULL" };
     let mut stmt = conn.prepare(&format!(
         "SELECT id, number, state, params, value, seed, started, ended, heartbeat, error, host, pid, git_commit, \
-         abandoned, suggest_seconds, retest_of, {resource} FROM trials WHERE study_id = ?1 ORDER BY number"
+         abandoned, suggest_seconds, retest_of, {resource} FROM trials t WHERE {filter} ORDER BY number"
     ))?;
-    let rows = stmt.query_map([study_id], |row| {
+    let rows = stmt.query_map(params![study_id, newer_than, also], |row| {
         let record = TrialRecord {
             id: row.get(0)?,
             number: row.get::<_, i64>(1)? as u64,
@@ -646,10 +674,11 @@ fn load_trials(conn: &Connection, study_id: i64, version: i32) -> Result<Vec<Tri
             Ok(record)
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut stmt = conn.prepare(
-        "SELECT i.trial_id, i.step, i.value FROM intermediate i JOIN trials t ON t.id = i.trial_id WHERE t.study_id = ?1 ORDER BY i.trial_id, i.step",
-    )?;
-    let rows = stmt.query_map([study_id], |row| {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT i.trial_id, i.step, i.value FROM intermediate i JOIN trials t ON t.id = i.trial_id \
+         WHERE {filter} ORDER BY i.trial_id, i.step"
+    ))?;
+    let rows = stmt.query_map(params![study_id, newer_than, also], |row| {
         Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, f64>(2)?))
     })?;
     let index: std::collections::HashMap<i64, usize> = trials.iter().enumerate().map(|(i, t)| (t.id, i)).collect();
@@ -672,10 +701,11 @@ fn load_trials(conn: &Connection, study_id: i64, version: i32) -> Result<Vec<Tri
     if !has_metrics {
         return Ok(trials);
     }
-    let mut stmt = conn.prepare(
-        "SELECT m.trial_id, m.name, m.step, m.value FROM metrics m JOIN trials t ON t.id = m.trial_id WHERE t.study_id = ?1 ORDER BY m.rowid",
-    )?;
-    let rows = stmt.query_map([study_id], |row| {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT m.trial_id, m.name, m.step, m.value FROM metrics m JOIN trials t ON t.id = m.trial_id \
+         WHERE {filter} ORDER BY m.rowid"
+    ))?;
+    let rows = stmt.query_map(params![study_id, newer_than, also], |row| {
         Ok((
             row.get::<_, i64>(0)?,
             row.get::<_, String>(1)?,

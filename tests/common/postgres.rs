@@ -95,6 +95,16 @@ fn free_port() -> u16 {
 impl PgServer {
     /// A new server with its own data folder and port.
     pub fn start() -> PgServer {
+        PgServer::start_with(false)
+    }
+
+    /// A new server that also speaks TLS, with a self-signed certificate
+    /// that no system trusts.
+    pub fn start_with_tls() -> PgServer {
+        PgServer::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> PgServer {
         remove_stale_folders();
         let folder = tempfile::Builder::new().prefix("bo-pg-").tempdir().unwrap();
         let data = folder.path().join("data");
@@ -117,12 +127,46 @@ impl PgServer {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let mut settings = vec![format!("unix_socket_directories={}", folder.path().display())];
+        if tls {
+            let (cert, key) = (folder.path().join("server.crt"), folder.path().join("server.key"));
+            let out = Command::new("openssl")
+                .args([
+                    "req",
+                    "-new",
+                    "-x509",
+                    "-days",
+                    "2",
+                    "-nodes",
+                    "-subj",
+                    "/CN=localhost",
+                    "-keyout",
+                ])
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert)
+                .output()
+                .expect("openssl runs");
+            assert!(
+                out.status.success(),
+                "openssl: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+            if let Some((uid, gid)) = server_user() {
+                for path in [&cert, &key] {
+                    std::os::unix::fs::chown(path, Some(uid), Some(gid)).unwrap();
+                }
+            }
+            settings.push("ssl=on".into());
+            settings.push(format!("ssl_cert_file={}", cert.display()));
+            settings.push(format!("ssl_key_file={}", key.display()));
+        }
         let port = free_port();
         let (control, orders) = mpsc::channel();
-        let socket_dir = folder.path().to_path_buf();
         // The server is this thread's child: it gets SIGINT (a fast, clean
         // shutdown) when the thread ends, so also when the test process exits.
-        let keeper = thread::spawn(move || keep(&data, &socket_dir, port, orders));
+        let keeper = thread::spawn(move || keep(&data, &settings, port, orders));
         let server = PgServer {
             port,
             folder,
@@ -209,15 +253,15 @@ impl Drop for PgServer {
 }
 
 /// Runs the server until told otherwise; stops it when the channel closes.
-fn keep(data: &Path, socket_dir: &Path, port: u16, orders: mpsc::Receiver<Control>) {
+fn keep(data: &Path, settings: &[String], port: u16, orders: mpsc::Receiver<Control>) {
     let spawn = || -> Child {
         let mut command = Command::new(bin_dir().join("postgres"));
         command
             .arg("-D")
             .arg(data)
-            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c"])
-            .arg(format!("unix_socket_directories={}", socket_dir.display()))
+            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
             .args(["-c", "fsync=off", "-c", "max_connections=200"])
+            .args(settings.iter().flat_map(|s| ["-c", s.as_str()]))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
