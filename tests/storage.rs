@@ -735,4 +735,35 @@ mod on_sqlite_only {
         });
         assert_eq!(storage.trials(s.id).unwrap().len(), 1500);
     }
+
+    /// Eight workers open a file that does not exist yet, all at once, a
+    /// hundred times: each gets the store (none is told "database is locked").
+    #[test]
+    fn workers_that_create_the_file_at_once_all_open_it() {
+        let mut failures = Vec::new();
+        for _ in 0..100 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("bo.db");
+            let barrier = std::sync::Barrier::new(8);
+            std::thread::scope(|scope| {
+                let opened: Vec<_> = (0..8)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            barrier.wait();
+                            sqlite_store(&path, Access::Create)
+                                .map(drop)
+                                .map_err(|e| format!("{e:#}"))
+                        })
+                    })
+                    .collect();
+                failures.extend(opened.into_iter().filter_map(|o| o.join().unwrap().err()));
+            });
+        }
+        assert!(
+            failures.is_empty(),
+            "{} failures, the first: {:?}",
+            failures.len(),
+            failures.first()
+        );
+    }
 }

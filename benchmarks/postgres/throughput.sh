@@ -31,20 +31,33 @@ fill() {
     wait
     awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.3f\n", e - s }'
 }
+# The median time the strategy took per suggestion (reading the history
+# included) over the study's last N trials, in ms.
+suggest_ms() {
+    local store=$1 study=$2 n=$3
+    local query="SELECT suggest_seconds FROM trials t JOIN studies s ON s.id = t.study_id WHERE s.name = '$study' ORDER BY t.number DESC LIMIT $n"
+    if [ "$store" = "$PG_URL" ]; then
+        pg_sql "SET search_path = bo; $query"
+    else
+        python3 -c 'import sqlite3, sys; [print(r[0]) for r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2])]' "$store" "$query"
+    fi | median | awk '{ printf "%.2f", 1000 * $1 }'
+}
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-echo "| store | trials in the study | trials/s (median of $REPEATS × $ADDED trials) | ms per trial per worker |"
-echo "|---|---|---|---|"
+echo "| store | trials in the study | trials/s (median of $REPEATS × $ADDED trials) | ms per trial per worker | strategy ms per suggestion (median) |"
+echo "|---|---|---|---|---|"
 for store in "$PG_URL" "$work/bo.db"; do
     name=$([ "$store" = "$PG_URL" ] && echo PostgreSQL || echo SQLite)
     for base in 100 10000; do
         # The study's earlier trials come fast (no sleep), once; the 8 workers
         # then add ADDED trials of 0.1 s each, REPEATS times in a row.
         SLEEP=0 fill "$store" "s$base" "$base" >/dev/null
-        for r in $(seq 1 "$REPEATS"); do
+        seconds=$(for r in $(seq 1 "$REPEATS"); do
             SLEEP=0.1 fill "$store" "s$base" $((base + r * ADDED))
-        done | median | awk -v n="$ADDED" -v w="$WORKERS" -v s="$name" -v b="$base" \
-            '{ printf "| %s | %d | %.1f | %.0f |\n", s, b, n / $1, 1000 * $1 * w / n }'
+        done | median)
+        strategy=$(suggest_ms "$store" "s$base" $((REPEATS * ADDED)))
+        awk -v t="$seconds" -v n="$ADDED" -v w="$WORKERS" -v s="$name" -v b="$base" -v m="$strategy" \
+            'BEGIN { printf "| %s | %d | %.1f | %.0f | %s |\n", s, b, n / t, 1000 * t * w / n, m }'
     done
 done
 echo

@@ -5,7 +5,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
@@ -26,6 +26,8 @@ pub struct SqliteStorage {
     version: i32,
 }
 
+/// How long a worker waits for another's lock on the file.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 /// SQLite's `application_id` of a bo database: "bodb".
 const APPLICATION_ID: i32 = 0x626F_6462;
 /// The schema's version (`user_version`); older bo databases are migrated on opening.
@@ -211,23 +213,9 @@ impl SqliteStorage {
             cache: TrialCache::default(),
             version: SCHEMA_VERSION,
         };
-        storage
-            .conn
-            .busy_timeout(Duration::from_secs(60))
-            .context(storage.origin())?;
+        storage.conn.busy_timeout(BUSY_TIMEOUT).context(storage.origin())?;
         storage.prepare(found)?;
-        // Switching to WAL takes an exclusive lock; workers opening a WAL file
-        // at once must not all ask for it.
-        let mode: String = storage
-            .conn
-            .pragma_query_value(None, "journal_mode", |r| r.get(0))
-            .context(storage.origin())?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            storage
-                .conn
-                .pragma_update(None, "journal_mode", "WAL")
-                .context(storage.origin())?;
-        }
+        storage.use_wal()?;
         // In WAL mode a commit survives the death of the process at NORMAL; only
         // an OS crash or power loss could take the last commits. FULL would
         // fsync every trial, which benchmarks of thousands of trials feel.
@@ -240,6 +228,35 @@ impl SqliteStorage {
             .pragma_update(None, "foreign_keys", "ON")
             .context(storage.origin())?;
         Ok(storage)
+    }
+
+    /// Puts the database in WAL mode, which lets readers and one writer work at
+    /// once. Switching takes an exclusive lock, so workers opening a WAL file
+    /// at once look before they ask. Workers that open a new file at once may
+    /// each hold a read lock while they ask for the exclusive one: SQLite then
+    /// answers one of them "locked" at once rather than let both wait forever.
+    /// The other one switches; this one looks again.
+    fn use_wal(&self) -> Result<()> {
+        let deadline = Instant::now() + BUSY_TIMEOUT;
+        loop {
+            let mode: String = self
+                .conn
+                .pragma_query_value(None, "journal_mode", |r| r.get(0))
+                .context(self.origin())?;
+            if mode.eq_ignore_ascii_case("wal") {
+                return Ok(());
+            }
+            match self.conn.pragma_update(None, "journal_mode", "WAL") {
+                Ok(()) => {}
+                Err(e)
+                    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                        && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(e).context(self.origin()),
+            }
+        }
     }
 
     /// Creates the schema in a new database, or marks and migrates an older
@@ -297,7 +314,7 @@ impl SqliteStorage {
             return Err(empty());
         }
         let conn = reader(path).with_context(|| format!("cannot open the study database {}", path.display()))?;
-        conn.busy_timeout(Duration::from_secs(60))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         // An unmarked database has the columns of schema 1, perhaps fewer tables.
         let version = match classify(&conn, path)? {
             Found::Nothing => return Err(empty()),
@@ -411,7 +428,7 @@ impl Storage for SqliteStorage {
     }
 
     fn begin_trial(&mut self, study_id: i64, worker: &Worker, choose: &mut Choose) -> Result<Option<TrialRecord>> {
-        let origin = self.origin();
+        let origin = format!("cannot start a trial in {}", self.origin());
         let mut cache = TrialCache::take_for(&mut self.cache, study_id);
         if cache.is_empty() {
             // Most of a study is read once, outside the write lock; under it only what changed since.
