@@ -7,15 +7,11 @@
 #   benchmarks/postgres/reliability.sh [TRIALS]   (default 1000; objective 0.2 s)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BO="$PWD/target/release/bo"
 TRIALS="${1:-1000}"
 WORKERS=8
 KILLS=20
-[ -x "$BO" ] || cargo build --release --bin bo
 . benchmarks/postgres/server.sh
-work="$PG_DIR/work"
-mkdir -p "$work"
-cp benchmarks/postgres/objective.sh benchmarks/postgres/sweep.yaml "$work/"
+work="$PG_WORK"
 cd "$work"
 export SLEEP=0.2
 worker() {

@@ -1,6 +1,10 @@
-# Sourced by the PostgreSQL benchmarks: starts a throwaway server (initdb in a
-# temporary folder, a loopback port, password authentication) and stops it on
-# exit. Sets PG_URL (a database `bench`), PG_DIR, pg_restart and pg_sql.
+# Sourced by the PostgreSQL benchmarks from the checkout's root: builds bo if
+# needed, starts a throwaway server (initdb in a temporary folder, a loopback
+# port, password authentication) and stops it on exit. Sets BO, PG_URL (a
+# database `bench`), PG_DIR, PG_WORK (a folder with the benchmarks' objective
+# and sweep file), pg_restart and pg_sql.
+BO="$PWD/target/release/bo"
+[ -x "$BO" ] || cargo build --release --bin bo
 PG_BIN="${BO_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
 [ -x "$PG_BIN/initdb" ] || { echo "PostgreSQL is not installed: run scripts/setup.sh" >&2; exit 1; }
 PG_DIR="$(mktemp -d /tmp/bo-pg-bench-XXXXXX)"
@@ -26,3 +30,6 @@ export PGPASSWORD="$PG_PASSWORD"
 pg_sql() { psql -h 127.0.0.1 -p "$PG_PORT" -U bo -d "${PG_DB:-bench}" -AtqX -c "$1"; }
 PG_DB=postgres pg_sql "CREATE DATABASE bench"
 PG_URL="postgresql://bo:$PG_PASSWORD@127.0.0.1:$PG_PORT/bench"
+PG_WORK="$PG_DIR/work"
+mkdir -p "$PG_WORK"
+cp benchmarks/postgres/objective.sh benchmarks/postgres/sweep.yaml "$PG_WORK/"

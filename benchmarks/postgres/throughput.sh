@@ -7,15 +7,11 @@
 #   benchmarks/postgres/throughput.sh [ADDED] [REPEATS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BO="$PWD/target/release/bo"
 ADDED="${1:-400}"
 REPEATS="${2:-3}"
 WORKERS=8
-[ -x "$BO" ] || cargo build --release --bin bo
 . benchmarks/postgres/server.sh
-work="$PG_DIR/work"
-mkdir -p "$work"
-cp benchmarks/postgres/objective.sh benchmarks/postgres/sweep.yaml "$work/"
+work="$PG_WORK"
 cd "$work"
 
 # Runs WORKERS workers on STUDY in STORE until it holds TARGET trials, each

@@ -408,6 +408,26 @@ fn schema_version(client: &mut impl GenericClient, location: &Location) -> Resul
     }
 }
 
+/// Adds the study unless one of its name exists; its id if it was added.
+fn insert_study(client: &mut impl GenericClient, study: &StudyRecord) -> Result<Option<i64>> {
+    let added = client.query_opt(
+        "INSERT INTO bo.studies (name, config, objective, metric, goal, strategy, seed, created, pruner) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (name) DO NOTHING RETURNING id",
+        &[
+            &study.name,
+            &study.config.to_string(),
+            &study.objective.to_string(),
+            &study.metric,
+            &study.goal.as_str(),
+            &study.strategy,
+            &(study.seed as i64),
+            &study.created,
+            &study.pruner.as_ref().map(Value::to_string),
+        ],
+    )?;
+    Ok(added.map(|row| row.get(0)))
+}
+
 fn study_from_row(row: &Row) -> Result<StudyRecord> {
     let config: String = row.get(2);
     let objective: String = row.get(3);
@@ -528,22 +548,8 @@ impl Storage for PostgresStorage {
     }
 
     fn create_study(&self, study: &StudyRecord) -> Result<StudyRecord> {
-        self.execute(
-            "INSERT INTO bo.studies (name, config, objective, metric, goal, strategy, seed, created, pruner) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (name) DO NOTHING",
-            &[
-                &study.name,
-                &study.config.to_string(),
-                &study.objective.to_string(),
-                &study.metric,
-                &study.goal.as_str(),
-                &study.strategy,
-                &(study.seed as i64),
-                &study.created,
-                &study.pruner.as_ref().map(Value::to_string),
-            ],
-        )
-        .with_context(|| format!("cannot create study `{}`", study.name))?;
+        self.with_client(|c| insert_study(c, study))
+            .with_context(|| format!("cannot create study `{}`", study.name))?;
         self.study(&study.name)?
             .with_context(|| format!("study `{}` vanished after its creation", study.name))
     }
@@ -735,25 +741,9 @@ impl Storage for PostgresStorage {
         let location = self.location.clone();
         self.with_client(|c| {
             let mut tx = c.transaction()?;
-            let inserted = tx.query_opt(
-                "INSERT INTO bo.studies (name, config, objective, metric, goal, strategy, seed, created, pruner) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (name) DO NOTHING RETURNING id",
-                &[
-                    &study.name,
-                    &study.config.to_string(),
-                    &study.objective.to_string(),
-                    &study.metric,
-                    &study.goal.as_str(),
-                    &study.strategy,
-                    &(study.seed as i64),
-                    &study.created,
-                    &study.pruner.as_ref().map(Value::to_string),
-                ],
-            )?;
-            let Some(row) = inserted else {
+            let Some(study_id) = insert_study(&mut tx, study)? else {
                 bail!("{location} already holds a study named `{}`", study.name);
             };
-            let study_id: i64 = row.get(0);
             let insert_trial = tx.prepare(
                 "INSERT INTO bo.trials (study_id, number, state, params, value, seed, started, ended, heartbeat, \
                  error, host, pid, git_commit, abandoned, suggest_seconds, retest_of, resource) \

@@ -363,22 +363,7 @@ impl Storage for SqliteStorage {
     }
 
     fn create_study(&self, study: &StudyRecord) -> Result<StudyRecord> {
-        self.conn
-            .execute(
-                "INSERT OR IGNORE INTO studies (name, config, objective, metric, goal, strategy, seed, created, pruner) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    study.name,
-                    study.config.to_string(),
-                    study.objective.to_string(),
-                    study.metric,
-                    study.goal.as_str(),
-                    study.strategy,
-                    study.seed as i64,
-                    study.created,
-                    study.pruner.as_ref().map(Value::to_string)
-                ],
-            )
+        insert_study(&self.conn, study)
             .with_context(|| format!("cannot create study `{}` in {}", study.name, self.origin()))?;
         self.study(&study.name)?
             .with_context(|| format!("study `{}` vanished after its creation", study.name))
@@ -543,30 +528,9 @@ impl Storage for SqliteStorage {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .context(origin.clone())?;
-        let taken = tx
-            .query_row("SELECT 1 FROM studies WHERE name = ?1", [&study.name], |_| Ok(()))
-            .optional()
-            .context(origin.clone())?
-            .is_some();
-        if taken {
+        if !insert_study(&tx, study).context(origin.clone())? {
             bail!("{origin} already holds a study named `{}`", study.name);
         }
-        tx.execute(
-            "INSERT INTO studies (name, config, objective, metric, goal, strategy, seed, created, pruner) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                study.name,
-                study.config.to_string(),
-                study.objective.to_string(),
-                study.metric,
-                study.goal.as_str(),
-                study.strategy,
-                study.seed as i64,
-                study.created,
-                study.pruner.as_ref().map(Value::to_string)
-            ],
-        )
-        .context(origin.clone())?;
         let study_id = tx.last_insert_rowid();
         for t in trials {
             tx.execute(
@@ -614,6 +578,26 @@ impl Storage for SqliteStorage {
         self.study(&study.name)?
             .with_context(|| format!("study `{}` vanished after its copy", study.name))
     }
+}
+
+/// Adds the study unless one of its name exists; whether it was added.
+fn insert_study(conn: &Connection, study: &StudyRecord) -> rusqlite::Result<bool> {
+    let added = conn.execute(
+        "INSERT OR IGNORE INTO studies (name, config, objective, metric, goal, strategy, seed, created, pruner) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            study.name,
+            study.config.to_string(),
+            study.objective.to_string(),
+            study.metric,
+            study.goal.as_str(),
+            study.strategy,
+            study.seed as i64,
+            study.created,
+            study.pruner.as_ref().map(Value::to_string)
+        ],
+    )?;
+    Ok(added == 1)
 }
 
 fn study_from_row(row: &rusqlite::Row) -> rusqlite::Result<Result<StudyRecord>> {
