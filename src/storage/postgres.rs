@@ -179,8 +179,9 @@ fn connection_lost(error: &postgres::Error) -> bool {
             // down or starting up; 40001/40P01: a transaction to run again.
             code.starts_with("08") || code.starts_with("57P0") || code == "40001" || code == "40P01"
         }
-        // No SQL state: an I/O error on the socket.
-        None => error.as_db_error().is_none() && std::error::Error::source(error).is_some(),
+        // No SQL state: lost only if the socket failed (not, say, a column
+        // that did not convert).
+        None => std::error::Error::source(error).is_some_and(|source| source.is::<std::io::Error>()),
     }
 }
 
@@ -257,56 +258,55 @@ impl PostgresStorage {
         }
     }
 
-    /// Checks the schema's version; with `Access::Create` creates or migrates
-    /// it first, under a lock that workers starting at once share.
+    /// Checks the schema's version; unless only reading, creates or migrates
+    /// it first.
     fn prepare(&self, client: &mut Client, access: Access) -> Result<()> {
-        let found = schema_version(client, &self.location)?;
-        let version = match (found, access) {
+        match (schema_version(client, &self.location)?, access) {
             (Some(v), _) if v > SCHEMA_VERSION => bail!(
                 "{} was written by a newer bo (schema version {v}; this bo knows up to {SCHEMA_VERSION})",
                 self.location
             ),
-            (Some(SCHEMA_VERSION), _) => return Ok(()),
-            (None, Access::Existing | Access::ReadOnly) => {
-                bail!(
-                    "{} holds no bo studies (its database has no `bo` schema)",
-                    self.location
+            (Some(SCHEMA_VERSION), _) => Ok(()),
+            (None, Access::Existing | Access::ReadOnly) => bail!(
+                "{} holds no bo studies (its database has no `bo` schema)",
+                self.location
+            ),
+            (Some(v), Access::ReadOnly) => bail!(
+                "{} has bo's schema version {v}, older than this bo's {SCHEMA_VERSION}: run `bo run` on it once to migrate",
+                self.location
+            ),
+            _ => self.create_or_migrate(client),
+        }
+    }
+
+    /// Creates the schema, or migrates it to this bo's version, in one
+    /// transaction under a lock that workers starting at once share.
+    fn create_or_migrate(&self, client: &mut Client) -> Result<()> {
+        let mut tx = client.transaction().map_err(|e| self.error(&e))?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+            .map_err(|e| self.error(&e))?;
+        let version = match schema_version(&mut tx, &self.location)? {
+            Some(v) => v,
+            None => {
+                tx.batch_execute(SCHEMA).map_err(|e| self.error(&e))?;
+                tx.execute(
+                    "INSERT INTO bo.meta (key, value) VALUES ('schema_version', $1)",
+                    &[&SCHEMA_VERSION.to_string()],
                 )
-            }
-            (Some(v), Access::ReadOnly) => v,
-            _ => {
-                let mut tx = client.transaction().map_err(|e| self.error(&e))?;
-                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
-                    .map_err(|e| self.error(&e))?;
-                let version = match schema_version(&mut tx, &self.location)? {
-                    Some(v) => v,
-                    None => {
-                        tx.batch_execute(SCHEMA).map_err(|e| self.error(&e))?;
-                        tx.execute(
-                            "INSERT INTO bo.meta (key, value) VALUES ('schema_version', $1)",
-                            &[&SCHEMA_VERSION.to_string()],
-                        )
-                        .map_err(|e| self.error(&e))?;
-                        SCHEMA_VERSION
-                    }
-                };
-                for (target, sql) in MIGRATIONS.iter().filter(|(target, _)| *target > version) {
-                    tx.batch_execute(sql)
-                        .with_context(|| format!("migrating {} to schema version {target}", self.location))?;
-                    tx.execute(
-                        "UPDATE bo.meta SET value = $1 WHERE key = 'schema_version'",
-                        &[&target.to_string()],
-                    )
-                    .map_err(|e| self.error(&e))?;
-                }
-                tx.commit().map_err(|e| self.error(&e))?;
-                return Ok(());
+                .map_err(|e| self.error(&e))?;
+                SCHEMA_VERSION
             }
         };
-        bail!(
-            "{} has bo's schema version {version}, older than this bo's {SCHEMA_VERSION}: run `bo run` on it once to migrate",
-            self.location
-        )
+        for (target, sql) in MIGRATIONS.iter().filter(|(target, _)| *target > version) {
+            tx.batch_execute(sql)
+                .with_context(|| format!("migrating {} to schema version {target}", self.location))?;
+            tx.execute(
+                "UPDATE bo.meta SET value = $1 WHERE key = 'schema_version'",
+                &[&target.to_string()],
+            )
+            .map_err(|e| self.error(&e))?;
+        }
+        tx.commit().map_err(|e| self.error(&e))
     }
 
     /// Runs `op` on the connection. If the connection is lost, reconnects and
