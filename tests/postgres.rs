@@ -3,11 +3,13 @@
 //! `bo copy` from SQLite, and clear errors that leave nothing behind.
 
 mod common;
+#[path = "common/postgres.rs"]
+mod postgres_server;
 
 use std::path::Path;
 use std::process::Stdio;
 
-use common::postgres::PgServer;
+use postgres_server::PgServer;
 use common::{bo, command, export, ok};
 use serde_json::Value;
 
@@ -78,7 +80,7 @@ fn every_command_works_on_postgresql_and_the_url_can_come_from_the_environment()
         .env("BO_STORAGE", &url)
         .output()
         .unwrap();
-    assert!(!String::from_utf8_lossy(&out.stderr).contains(common::postgres::PASSWORD));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(postgres_server::PASSWORD));
 }
 
 #[test]
@@ -129,7 +131,7 @@ fn a_study_copied_from_sqlite_resumes_on_postgresql_with_the_same_next_suggestio
     ok(bo(d, &run_args("c", "gp", "8", "bo.db")));
     let copied = ok(bo(d, &["copy", "c", "--from", "bo.db", "--to", &url]));
     assert!(copied.contains("copied study `c` (8 trials)"), "{copied}");
-    assert!(!copied.contains(common::postgres::PASSWORD), "{copied}");
+    assert!(!copied.contains(postgres_server::PASSWORD), "{copied}");
     // Copying again finds the name taken and changes nothing.
     let again = bo(d, &["copy", "c", "--from", "bo.db", "--to", &url]);
     assert!(!again.status.success());
@@ -174,7 +176,7 @@ fn a_bad_url_a_refused_connection_and_a_wrong_password_are_named_and_write_nothi
         ),
         (format!("postgresql://bo:pw@127.0.0.1:{closed}/x"), "Connection refused"),
         (
-            url.replace(common::postgres::PASSWORD, "wrong"),
+            url.replace(postgres_server::PASSWORD, "wrong"),
             "password authentication failed",
         ),
         ("mysql://h/db".to_string(), "unknown storage scheme"),

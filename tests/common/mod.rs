@@ -4,8 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub mod postgres;
-
 use serde_json::Value;
 
 /// `bo ARGS` in `dir`. It never reaches out for data: the caller's BO_DATA_DIR
