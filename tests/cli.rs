@@ -1044,3 +1044,52 @@ fn workers_run_trials_at_once_each_on_its_gpu() {
         .collect();
     assert_eq!(gpus, ["0".to_string(), "1".to_string()].into());
 }
+
+/// Four GP workers in one process fit their models while the others start
+/// their programs. Starting a program forks, and OpenBLAS stops its thread
+/// pool around a fork: a fit inside the pool at that moment waited forever.
+/// The study must complete.
+#[test]
+fn four_gp_workers_starting_programs_finish_their_study() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "quick.sh",
+        "awk -v a=\"$1\" -v b=\"$2\" 'BEGIN { split(a, x, \"=\"); split(b, y, \"=\"); print \"{\\\"value\\\": \" (x[2] - 0.3)^2 + (y[2] - 0.6)^2 \"}\" }'\n",
+    );
+    write(
+        d,
+        "sweep.yaml",
+        "program: quick.sh\ncommand: [\"sh\", \"${program}\", \"${args}\"]\nmethod: bayes\nmetric: {name: value, goal: minimize}\nparameters:\n  x: {min: 0.0, max: 1.0}\n  y: {min: 0.0, max: 1.0}\n",
+    );
+    for round in 0..3 {
+        let study = format!("w{round}");
+        let args = [
+            "run",
+            "--config",
+            "sweep.yaml",
+            "--surrogate",
+            "gp",
+            "--trials",
+            "60",
+            "--workers",
+            "4",
+            "--study",
+            &study,
+            "--quiet",
+        ];
+        let mut run = spawn_bo(d, &args);
+        let start = Instant::now();
+        while run.try_wait().unwrap().is_none() {
+            if start.elapsed() > Duration::from_secs(120) {
+                run.kill().unwrap();
+                panic!("4 GP workers hung (round {round})");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        ok(run.wait_with_output().unwrap());
+        let doc = export(d, &study);
+        assert_eq!(trials(&doc).iter().filter(|t| t["state"] == "complete").count(), 60);
+    }
+}

@@ -9,8 +9,8 @@ mod postgres_server;
 use std::path::Path;
 use std::process::Stdio;
 
-use postgres_server::PgServer;
 use common::{bo, command, export, ok};
+use postgres_server::PgServer;
 use serde_json::Value;
 
 fn export_from(d: &Path, study: &str, storage: &str) -> Vec<Value> {

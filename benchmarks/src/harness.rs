@@ -90,11 +90,4 @@ pub fn parallel_map<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -
         .collect()
 }
 
-extern "C" {
-    fn openblas_set_num_threads(n: std::os::raw::c_int);
-}
-
-/// Limits OpenBLAS's own threads, so parallel studies do not oversubscribe the cores.
-pub fn set_blas_threads(n: usize) {
-    unsafe { openblas_set_num_threads(n as std::os::raw::c_int) }
-}
+pub use bo_surrogates::gp::set_blas_threads;

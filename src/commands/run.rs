@@ -437,6 +437,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             pruner.as_deref(),
         )
     };
+    if args.workers > 1 {
+        bo_surrogates::gp::set_blas_threads(1);
+    }
     let reports: Vec<Result<RunReport>> = std::thread::scope(|scope| {
         let others: Vec<_> = (1..args.workers)
             .map(|index| {
