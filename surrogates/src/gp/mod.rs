@@ -302,6 +302,18 @@ fn thompson_choice(
     Ok(best.map(|i| pool[i].clone()))
 }
 
+extern "C" {
+    fn openblas_set_num_threads(n: std::os::raw::c_int);
+}
+
+/// Limits OpenBLAS's own threads. Several GP fits at once (parallel studies,
+/// `bo run --workers N`) must use 1: they would oversubscribe the cores, and
+/// concurrent calls into OpenBLAS's thread pool can spin forever (Debian's
+/// 0.3.21 did, with 4 GP workers on 2 cores).
+pub fn set_blas_threads(n: usize) {
+    unsafe { openblas_set_num_threads(n as std::os::raw::c_int) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -452,16 +464,4 @@ mod tests {
         assert_eq!(history.taken(&domain).len(), 12);
         assert_eq!(history.best().unwrap().value, 0.0);
     }
-}
-
-extern "C" {
-    fn openblas_set_num_threads(n: std::os::raw::c_int);
-}
-
-/// Limits OpenBLAS's own threads. Several GP fits at once (parallel studies,
-/// `bo run --workers N`) must use 1: they would oversubscribe the cores, and
-/// concurrent calls into OpenBLAS's thread pool can spin forever (Debian's
-/// 0.3.21 did, with 4 GP workers on 2 cores).
-pub fn set_blas_threads(n: usize) {
-    unsafe { openblas_set_num_threads(n as std::os::raw::c_int) }
 }
