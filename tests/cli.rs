@@ -960,12 +960,13 @@ fn two_workers_on_one_asha_study_run_each_trial_once() {
             command(d, &args)
                 .env("STEP_SECONDS", "0.01")
                 .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
                 .spawn()
                 .unwrap()
         })
         .collect();
     for w in workers {
-        assert!(w.wait_with_output().unwrap().status.success());
+        ok(w.wait_with_output().unwrap());
     }
     let doc = export(d, "a");
     let all = trials(&doc);

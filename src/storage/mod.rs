@@ -310,14 +310,19 @@ struct TrialCache {
 }
 
 impl TrialCache {
+    /// An empty cache of `study_id`.
+    fn new(study_id: i64) -> TrialCache {
+        TrialCache {
+            study_id,
+            ..TrialCache::default()
+        }
+    }
+
     /// The cache for `study_id`, taken out of `slot`: empty if it held another study.
     fn take_for(slot: &mut TrialCache, study_id: i64) -> TrialCache {
         match std::mem::take(slot) {
             cache if cache.study_id == study_id => cache,
-            _ => TrialCache {
-                study_id,
-                ..TrialCache::default()
-            },
+            _ => TrialCache::new(study_id),
         }
     }
 

@@ -357,12 +357,17 @@ impl PostgresStorage {
     }
 
     fn error(&self, e: &postgres::Error) -> anyhow::Error {
-        anyhow!("{}: {}", self.location, describe(e))
+        located(&self.location, e)
     }
 
     fn execute(&self, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<u64> {
         self.with_client(|c| Ok(c.execute(sql, params)?))
     }
+}
+
+/// A server or client error, naming the store.
+fn located(location: &Location, e: &postgres::Error) -> anyhow::Error {
+    anyhow!("{location}: {}", describe(e))
 }
 
 /// A server error's message and detail, or the client's own error.
@@ -382,7 +387,7 @@ fn describe(e: &postgres::Error) -> String {
 /// The version of bo's schema in the database, none if it has no `bo` schema;
 /// a `bo` schema without bo's version table belongs to someone else.
 fn schema_version(client: &mut impl GenericClient, location: &Location) -> Result<Option<i32>> {
-    let describe_err = |e: postgres::Error| anyhow!("{location}: {}", describe(&e));
+    let describe_err = |e: postgres::Error| located(location, &e);
     let row = client
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'bo'), to_regclass('bo.meta') IS NOT NULL",
@@ -620,7 +625,7 @@ impl Storage for PostgresStorage {
             // in the cache: the next reads the study afresh.
             tries += 1;
             if tries > 1 {
-                cache = TrialCache::take_for(&mut TrialCache::default(), study_id);
+                cache = TrialCache::new(study_id);
             }
             let mut tx = c.transaction()?;
             // A retry after a lost commit finds its trial by the claim.

@@ -4,7 +4,7 @@
 //! untouched, and a read-only look writes nothing at all.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -20,7 +20,7 @@ pub struct SqliteStorage {
     conn: Connection,
     /// The trials of the study this worker last started a trial in.
     cache: TrialCache,
-    path: PathBuf,
+    /// `Location::Sqlite` of the file.
     location: Location,
     /// The schema version read: a read-only look at an older database reads its columns.
     version: i32,
@@ -208,7 +208,6 @@ impl SqliteStorage {
             Connection::open(path).with_context(|| format!("cannot open the study database {}", path.display()))?;
         let storage = SqliteStorage {
             conn,
-            path: path.to_path_buf(),
             location: Location::Sqlite(path.to_path_buf()),
             cache: TrialCache::default(),
             version: SCHEMA_VERSION,
@@ -266,7 +265,7 @@ impl SqliteStorage {
         let newer = |version: i32| {
             anyhow!(
                 "{} was written by a newer bo (schema version {version}; this bo knows up to {SCHEMA_VERSION})",
-                self.path.display()
+                self.path().display()
             )
         };
         match found {
@@ -277,7 +276,7 @@ impl SqliteStorage {
         // The look before took no lock: decide again inside the write lock.
         let tx =
             rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate).context(self.origin())?;
-        let version = match classify(&tx, &self.path)? {
+        let version = match classify(&tx, self.path())? {
             Found::Bo(version) if version > SCHEMA_VERSION => return Err(newer(version)),
             Found::Bo(SCHEMA_VERSION) => return Ok(()),
             Found::Bo(version) => version,
@@ -290,7 +289,7 @@ impl SqliteStorage {
         }
         for (target, sql) in MIGRATIONS.iter().filter(|(target, _)| *target > version) {
             tx.execute_batch(sql)
-                .with_context(|| format!("migrating {} to schema version {target}", self.path.display()))?;
+                .with_context(|| format!("migrating {} to schema version {target}", self.path().display()))?;
         }
         tx.pragma_update(None, "application_id", APPLICATION_ID)
             .context(self.origin())?;
@@ -327,7 +326,6 @@ impl SqliteStorage {
         };
         Ok(SqliteStorage {
             conn,
-            path: path.to_path_buf(),
             location: Location::Sqlite(path.to_path_buf()),
             cache: TrialCache::default(),
             version,
@@ -341,9 +339,16 @@ impl SqliteStorage {
         Ok(())
     }
 
+    fn path(&self) -> &Path {
+        match &self.location {
+            Location::Sqlite(path) => path,
+            Location::Postgres(_) => unreachable!("an SQLite store has a file's path"),
+        }
+    }
+
     /// Names the database in an error.
     fn origin(&self) -> String {
-        format!("study database {}", self.path.display())
+        format!("study database {}", self.path().display())
     }
 
     /// The studies' columns, `pruner` only where the schema has it.
