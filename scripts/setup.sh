@@ -39,7 +39,34 @@ have_postgres() {
 if command -v apt-get >/dev/null; then
     have_postgres || apt_install postgresql
     dpkg -s libssl-dev >/dev/null 2>&1 || apt_install libssl-dev pkg-config
+    # PNG plots set their text in the system's fonts; the dashboard's test
+    # drives a real headless Chromium.
+    dpkg -s fonts-dejavu-core >/dev/null 2>&1 || apt_install fonts-dejavu-core
+    command -v chromium >/dev/null || apt_install chromium
 fi
+
+# A fresh venv at $1 (Debian ships venv apart, as python3-venv).
+make_venv() {
+    if ! python3 -m venv --clear "$1" 2>/dev/null; then
+        command -v apt-get >/dev/null && apt_install python3-venv
+        python3 -m venv --clear "$1"
+    fi
+}
+
+# The notebooks run headless in the tests, in a venv of their own outside the checkout.
+BO_NOTEBOOK_VENV="${BO_NOTEBOOK_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/bo/notebooks}"
+NOTEBOOK_PACKAGES="pandas==3.1.1 matplotlib==3.11.2 numpy==2.4.6 nbclient==0.11.0 nbformat==5.11.1 ipykernel==7.4.0"
+notebooks_ok() {
+    "$BO_NOTEBOOK_VENV/bin/python" -c 'import pandas, matplotlib, nbclient, nbformat, ipykernel' 2>/dev/null
+}
+if ! notebooks_ok; then
+    echo "installing the notebooks' packages into $BO_NOTEBOOK_VENV ..." >&2
+    make_venv "$BO_NOTEBOOK_VENV"
+    # shellcheck disable=SC2086
+    "$BO_NOTEBOOK_VENV/bin/pip" install --quiet --no-cache-dir --disable-pip-version-check $NOTEBOOK_PACKAGES
+    notebooks_ok || { echo "the notebooks' packages did not install into $BO_NOTEBOOK_VENV" >&2; exit 1; }
+fi
+export BO_NOTEBOOK_VENV
 
 # tch 0.24 builds against pip's torch 2.11.0 (LIBTORCH_USE_PYTORCH). The venv
 # lives outside the checkout, so every clone and CI run reuses the one install.
@@ -49,10 +76,7 @@ torch_ok() {
 }
 if ! torch_ok; then
     echo "installing torch 2.11.0 into $BO_TORCH_VENV (libtorch for tch: about 2.6 GB, once)..." >&2
-    if ! python3 -m venv --clear "$BO_TORCH_VENV" 2>/dev/null; then
-        command -v apt-get >/dev/null && apt_install python3-venv
-        python3 -m venv --clear "$BO_TORCH_VENV"
-    fi
+    make_venv "$BO_TORCH_VENV"
     "$BO_TORCH_VENV/bin/pip" install --quiet --no-cache-dir --disable-pip-version-check torch==2.11.0
     torch_ok || { echo "torch 2.11.0 did not install into $BO_TORCH_VENV" >&2; exit 1; }
 fi

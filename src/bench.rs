@@ -579,13 +579,23 @@ pub fn run(settings: &BenchSettings) -> Result<Summary> {
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' })
             .collect();
-        bo_benchmarks::plot::convergence(
-            &settings.out_dir.join("plots").join(format!("{file}.svg")),
-            reference,
-            &mine,
-        )?;
+        let svg = bo_benchmarks::plot::convergence(reference, &mine)?;
+        write_figure(&settings.out_dir.join("plots"), &file, &svg)?;
     }
+    write_figure(
+        &settings.out_dir.join("plots"),
+        "mean-rank",
+        &bo_benchmarks::plot::mean_rank(&runs)?,
+    )?;
     Ok(summary)
+}
+
+/// `dir/name.svg` and `dir/name.png`.
+fn write_figure(dir: &std::path::Path, name: &str, svg: &str) -> Result<()> {
+    for extension in ["svg", "png"] {
+        bo_benchmarks::figure::write(&dir.join(format!("{name}.{extension}")), svg)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

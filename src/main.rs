@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use bo::objective::process::{guard_main, GUARD_COMMAND};
 use clap::{Parser, Subcommand};
-use commands::{bench, copy, export, retest, run, show, studies, train};
+use commands::{bench, copy, dashboard, export, plot, report, retest, run, show, studies, train};
 
 #[derive(Parser)]
 #[command(name = "bo", version, about = "Bayesian optimization for hyperparameter search")]
@@ -35,6 +35,12 @@ enum Command {
     Export(export::ExportArgs),
     /// List the studies in a store.
     Studies(studies::StudiesArgs),
+    /// Draw a study: history, parallel coordinates, importance, slices, contour, learning curves or re-tests.
+    Plot(plot::PlotArgs),
+    /// Write a study as one self-contained HTML page: its plots, best configuration, re-tests and metadata.
+    Report(report::ReportArgs),
+    /// A live web view of a store's studies: trials, plots, updates while they run. Read-only.
+    Dashboard(dashboard::DashboardArgs),
     /// Copy a study with all its trials to another store (e.g. SQLite to PostgreSQL).
     Copy(copy::CopyArgs),
 }
@@ -58,6 +64,9 @@ fn main() -> ExitCode {
         Command::Export(args) => export::run(args),
         Command::Studies(args) => studies::run(args),
         Command::Copy(args) => copy::run(args),
+        Command::Plot(args) => plot::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Dashboard(args) => dashboard::run(args),
     };
     result.unwrap_or_else(|e| {
         // A reader that stopped early (`bo export | head`) is not an error.

@@ -1,297 +1,314 @@
-//! Human and machine views of stored studies: `bo show`, `bo export`, `bo studies`.
+//! `bo report`: one self-contained HTML page of a study. Its plots are inline
+//! SVG and its style is inline CSS, so it opens offline and links nothing.
 
-use std::io::Write;
+use std::collections::BTreeSet;
+use std::fmt::Write;
 
-use anyhow::Result;
-use serde_json::{json, Value};
+use bo_benchmarks::stats::{median, quantile};
+use serde_json::Value;
 
-use crate::format::format_value;
-use crate::storage::{StudyRecord, TrialRecord, TrialState};
-use crate::study::best_trial;
+use crate::format::{duration, format_value, utc};
+use crate::plots::{self, Kind, StudyView};
+use crate::retest;
+use crate::storage::{TrialRecord, TrialState};
 
-fn format_params(params: &serde_json::Map<String, Value>) -> String {
-    params
+/// Rows of the best-trials table.
+const TOP_TRIALS: usize = 20;
+
+const STYLE: &str = "
+body { font-family: sans-serif; margin: 2em auto; max-width: 1100px; color: #222; padding: 0 1em; }
+h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; margin: 0.5em 0; }
+td, th { padding: 0.25em 0.8em; border-bottom: 1px solid #e4e4e4; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+figure { margin: 1.5em 0; } figure svg { max-width: 100%; height: auto; }
+.note { color: #666; font-style: italic; }
+";
+
+/// The page for `view`.
+pub fn html(view: &StudyView) -> String {
+    let name = escape(&view.study.name);
+    let mut page = String::new();
+    let _ = write!(
+        page,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>bo report: {name}</title><style>{STYLE}</style></head><body>\n<h1>Study {name}</h1>\n"
+    );
+    page.push_str(&metadata(view));
+    page.push_str(&best(view));
+    page.push_str(&retests(view));
+    page.push_str("<h2>Plots</h2>\n");
+    for kind in Kind::ALL {
+        let _ = write!(page, "<figure id=\"{}\">", kind.name());
+        match plots::draw(kind, view, None) {
+            Ok(svg) => page.push_str(&inline_svg(&svg)),
+            Err(e) => {
+                let _ = write!(
+                    page,
+                    "<p class=\"note\">{}: {}</p>",
+                    kind.name(),
+                    escape(&format!("{e:#}"))
+                );
+            }
+        }
+        page.push_str("</figure>\n");
+    }
+    page.push_str(&top_trials(view));
+    page.push_str("</body></html>\n");
+    page
+}
+
+/// An SVG for inlining in HTML, where it needs no namespace: the page then
+/// holds no `http://` at all.
+pub fn inline_svg(svg: &str) -> String {
+    svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
+}
+
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn row(out: &mut String, label: &str, value: &str) {
+    let _ = write!(out, "<tr><th>{}</th><td>{}</td></tr>", escape(label), escape(value));
+}
+
+fn metadata(view: &StudyView) -> String {
+    let study = &view.study;
+    let search: Vec<&TrialRecord> = view.trials.iter().filter(|t| t.is_search()).collect();
+    let count = |state: TrialState| search.iter().filter(|t| t.state == state && !t.abandoned).count();
+    let hosts: BTreeSet<&str> = view.trials.iter().map(|t| t.host.as_str()).collect();
+    let commits: BTreeSet<&str> = view.trials.iter().filter_map(|t| t.git_commit.as_deref()).collect();
+    let first = view.trials.iter().map(|t| t.started).fold(f64::INFINITY, f64::min);
+    let last = view
+        .trials
         .iter()
-        .map(|(k, v)| match v {
-            Value::Number(n) => format!("{k}={}", n.as_f64().map(format_value).unwrap_or_else(|| n.to_string())),
-            Value::String(s) => format!("{k}={s}"),
-            other => format!("{k}={other}"),
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_owned()
-    } else {
-        format!("{}…", s.chars().take(max - 1).collect::<String>())
-    }
-}
-
-fn state_label(t: &TrialRecord) -> String {
-    let state = if t.abandoned { "abandoned" } else { t.state.as_str() };
-    match t.retest_of {
-        Some(n) => format!("{state} (re-test of {n})"),
-        None => state.to_owned(),
-    }
-}
-
-/// `bo show`: every trial and the best one.
-pub fn show(out: &mut impl Write, study: &StudyRecord, trials: &[TrialRecord]) -> Result<()> {
-    let pruner = match study
+        .map(|t| t.ended.unwrap_or(t.heartbeat))
+        .fold(f64::NEG_INFINITY, f64::max);
+    let busy: f64 = view.trials.iter().filter_map(|t| Some(t.ended? - t.started)).sum();
+    let suggest: Vec<f64> = search.iter().filter_map(|t| t.suggest_seconds).collect();
+    let pruner = study
         .pruner
         .as_ref()
         .and_then(|p| p.get("type"))
         .and_then(Value::as_str)
-    {
-        Some(kind) => format!(" · pruner {kind}"),
-        None => String::new(),
-    };
-    writeln!(
-        out,
-        "study {} · {} {} · strategy {}{pruner} · seed {}",
-        study.name,
-        study.goal.as_str(),
-        study.metric,
-        study.strategy,
-        study.seed
-    )?;
-    let rows: Vec<[String; 5]> = trials
-        .iter()
-        .map(|t| {
-            let seconds = t
-                .ended
-                .map(|e| format!("{:.1}", e - t.started))
-                .unwrap_or_else(|| "–".into());
-            let mut detail = format_params(&t.params);
-            // Final measurements beside the metric (test accuracy, seconds): shown, never chosen on.
-            let finals: Vec<String> = t
-                .metrics
-                .iter()
-                .filter(|(_, step, _)| step.is_none())
-                .map(|(name, _, value)| format!("{name} {}", format_value(*value)))
-                .collect();
-            if !finals.is_empty() {
-                detail = format!("{detail}  [{}]", finals.join(", "));
-            }
-            if let Some(e) = &t.error {
-                detail = format!("{detail}  ({})", truncate(e, 80));
-            }
-            let state = match (t.state, t.resource, t.abandoned) {
-                (TrialState::Pruned, Some(step), false) => format!("pruned at {step}"),
-                _ => state_label(t),
-            };
-            [
-                t.number.to_string(),
-                state,
-                t.value.map(format_value).unwrap_or_else(|| "–".into()),
-                seconds,
-                detail,
-            ]
-        })
-        .collect();
-    let headers = ["#", "state", "value", "seconds", "parameters"];
-    let widths: Vec<usize> = (0..4)
-        .map(|c| {
-            rows.iter()
-                .map(|r| r[c].chars().count())
-                .chain([headers[c].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: [&str; 5]| {
-        format!(
-            "{:>w0$}  {:<w1$}  {:>w2$}  {:>w3$}  {}",
-            cells[0],
-            cells[1],
-            cells[2],
-            cells[3],
-            cells[4],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2],
-            w3 = widths[3]
-        )
-    };
-    writeln!(out, "{}", line(headers))?;
-    for r in &rows {
-        writeln!(out, "{}", line([&r[0], &r[1], &r[2], &r[3], &r[4]]))?;
-    }
-    let count = |s: TrialState| trials.iter().filter(|t| t.counts() && t.state == s).count();
-    let retests = trials.iter().filter(|t| !t.is_search()).count();
-    let steps: i64 = trials
-        .iter()
-        .filter(|t| t.counts())
-        .map(crate::study::resource_used)
-        .sum();
-    writeln!(
-        out,
-        "{} complete, {} pruned, {} failed, {} running, {} abandoned{}{}",
-        count(TrialState::Complete),
-        count(TrialState::Pruned),
-        count(TrialState::Failed),
-        count(TrialState::Running),
-        trials.iter().filter(|t| t.abandoned).count(),
-        if retests > 0 {
-            format!(", {retests} re-tests")
-        } else {
-            String::new()
-        },
-        if steps > 0 {
-            format!("; {steps} steps in all")
-        } else {
-            String::new()
-        }
-    )?;
-    match best_trial(study.goal, trials) {
-        Some(b) => writeln!(
-            out,
-            "best: trial {} with {} = {}  {}",
-            b.number,
-            study.metric,
-            format_value(b.value.unwrap_or(f64::NAN)),
-            format_params(&b.params)
-        )?,
-        None => writeln!(out, "best: none yet (no complete trial)")?,
-    }
-    let retests = crate::retest::rows(study.goal, trials);
-    if !retests.is_empty() {
-        write!(out, "\n{}", crate::retest::render(study.goal, &study.metric, &retests))?;
-    }
-    Ok(())
-}
-
-/// One line per study: its size and best value.
-pub fn studies(out: &mut impl Write, studies: &[(StudyRecord, Vec<TrialRecord>)]) -> Result<()> {
-    if studies.is_empty() {
-        writeln!(out, "no studies")?;
-        return Ok(());
-    }
-    writeln!(
-        out,
-        "{:<40}  {:>8}  {:>8}  {:>8}  {:<9}  {:<8}  best",
-        "study", "complete", "pruned", "failed", "goal", "strategy"
-    )?;
-    for (s, trials) in studies {
-        let count = |state: TrialState| trials.iter().filter(|t| t.state == state).count();
-        let (complete, pruned, failed) = (
+        .unwrap_or("none");
+    let mut out = String::from("<table class=\"meta\">");
+    row(
+        &mut out,
+        "metric",
+        &format!("{} ({})", study.metric, study.goal.as_str()),
+    );
+    row(&mut out, "strategy", &study.strategy);
+    row(&mut out, "pruner", pruner);
+    row(&mut out, "seed", &study.seed.to_string());
+    row(&mut out, "created", &utc(study.created));
+    row(
+        &mut out,
+        "trials",
+        &format!(
+            "{} search: {} complete, {} pruned, {} failed, {} running; {} re-tests",
+            search.len(),
             count(TrialState::Complete),
             count(TrialState::Pruned),
             count(TrialState::Failed),
+            count(TrialState::Running),
+            view.trials.len() - search.len()
+        ),
+    );
+    row(&mut out, "hosts", &join_or(&hosts, "none"));
+    row(
+        &mut out,
+        "git commits",
+        &join_or(&commits, "unknown (not run from a git checkout)"),
+    );
+    if first.is_finite() && last.is_finite() {
+        row(
+            &mut out,
+            "wall time",
+            &format!("{} ({} to {})", duration(last - first), utc(first), utc(last)),
         );
-        let best = best_trial(s.goal, trials)
-            .and_then(|t| t.value)
-            .map(format_value)
-            .unwrap_or_else(|| "–".into());
-        writeln!(
-            out,
-            "{:<40}  {:>8}  {:>8}  {:>8}  {:<9}  {:<8}  {}",
-            s.name,
-            complete,
-            pruned,
-            failed,
-            s.goal.as_str(),
-            s.strategy,
-            best
-        )?;
     }
-    Ok(())
+    row(&mut out, "trial time, summed", &duration(busy));
+    if !suggest.is_empty() {
+        row(
+            &mut out,
+            "suggestion time",
+            &format!(
+                "median {:.1} ms, 99th percentile {:.1} ms, over {} suggestions",
+                median(&suggest) * 1e3,
+                quantile(&suggest, 0.99) * 1e3,
+                suggest.len()
+            ),
+        );
+    }
+    out.push_str("</table>\n");
+    out
 }
 
-pub fn trial_json(t: &TrialRecord) -> Value {
-    json!({
-        "number": t.number,
-        "state": t.state.as_str(),
-        "abandoned": t.abandoned,
-        "value": t.value,
-        "params": t.params,
-        "seed": t.seed,
-        "started": t.started,
-        "ended": t.ended,
-        "error": t.error,
-        "host": t.host,
-        "pid": t.pid,
-        "git_commit": t.git_commit,
-        "suggest_seconds": t.suggest_seconds,
-        "retest_of": t.retest_of,
-        "resource": t.resource,
-        "intermediate": t.intermediate.iter().map(|(s, v)| json!({"step": s, "value": v})).collect::<Vec<_>>(),
-        "metrics": t.metrics.iter().map(|(name, step, value)| json!({"name": name, "step": step, "value": value})).collect::<Vec<_>>(),
-    })
+fn join_or(items: &BTreeSet<&str>, empty: &str) -> String {
+    if items.is_empty() {
+        empty.into()
+    } else {
+        items.iter().copied().collect::<Vec<_>>().join(", ")
+    }
 }
 
-pub fn export_json(out: &mut impl Write, study: &StudyRecord, trials: &[TrialRecord]) -> Result<()> {
-    let doc = json!({
-        "study": study.name,
-        "metric": study.metric,
-        "goal": study.goal.as_str(),
-        "strategy": study.strategy,
-        "pruner": study.pruner,
-        "seed": study.seed,
-        "config": study.config,
-        "objective": study.objective,
-        "best": best_trial(study.goal, trials).map(|t| t.number),
-        "trials": trials.iter().map(trial_json).collect::<Vec<_>>(),
-    });
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
-    writeln!(out)?;
-    Ok(())
+fn best(view: &StudyView) -> String {
+    let goal = view.goal();
+    let mut out = String::from("<h2>Best configuration</h2>\n");
+    let Some((trial, value)) = view
+        .complete()
+        .into_iter()
+        .min_by(|a, b| goal.to_loss(a.1).total_cmp(&goal.to_loss(b.1)))
+    else {
+        out.push_str("<p class=\"note\">No trial has completed yet.</p>\n");
+        return out;
+    };
+    let _ = write!(
+        out,
+        "<p>Trial {} with {} = {} (by search score; the re-tests below say how much of it holds).</p><table>",
+        trial.number,
+        escape(&view.study.metric),
+        format_value(value)
+    );
+    for (name, v) in &trial.params {
+        row(&mut out, name, &param_text(v));
+    }
+    out.push_str("</table>\n");
+    out
 }
 
-/// One row per trial, one column per parameter (the union over trials).
-pub fn export_csv(out: &mut impl Write, trials: &[TrialRecord]) -> Result<()> {
-    let mut names: Vec<String> = Vec::new();
-    for t in trials {
-        for k in t.params.keys() {
-            if !names.contains(k) {
-                names.push(k.clone());
-            }
+fn param_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.as_f64().map(format_value).unwrap_or_else(|| n.to_string()),
+        other => other.to_string(),
+    }
+}
+
+fn retests(view: &StudyView) -> String {
+    let rows = retest::rows(view.goal(), &view.trials);
+    let mut out = String::from("<h2>Re-tests</h2>\n");
+    if rows.is_empty() {
+        let _ = write!(
+            out,
+            "<p class=\"note\">No re-tests yet: <code>bo retest {}</code> re-runs the best configurations with fresh seeds.</p>\n",
+            escape(&view.study.name)
+        );
+        return out;
+    }
+    out.push_str(
+        "<table><tr><th>rank</th><th>trial</th><th>search score</th><th>re-test mean ± 95%</th><th>drop (luck)</th><th>re-tests</th><th>failed</th><th>parameters</th></tr>",
+    );
+    for (rank, r) in rows.iter().enumerate() {
+        let params: Vec<String> = r.params.iter().map(|(k, v)| format!("{k}={}", param_text(v))).collect();
+        let _ = write!(
+            out,
+            "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            rank + 1,
+            r.trial,
+            format_value(r.search_value),
+            r.interval_text(),
+            format_value(r.drop),
+            r.values.len(),
+            r.failed,
+            escape(&params.join(" "))
+        );
+    }
+    out.push_str("</table>\n");
+    if let Some(first) = rows.first().filter(|r| !r.values.is_empty()) {
+        let _ = write!(
+            out,
+            "<p>Recommended: trial {}, the best re-test mean. A positive drop is the part of the search score that was luck.</p>\n",
+            first.trial
+        );
+    }
+    out
+}
+
+fn top_trials(view: &StudyView) -> String {
+    let goal = view.goal();
+    let mut complete = view.complete();
+    complete.sort_by(|a, b| goal.to_loss(a.1).total_cmp(&goal.to_loss(b.1)));
+    complete.truncate(TOP_TRIALS);
+    let mut out = format!("<h2>The best {} trials</h2>\n", complete.len());
+    let names: Vec<&str> = view.space.searched().map(|p| p.name.as_str()).collect();
+    out.push_str("<table><tr><th>trial</th><th>");
+    out.push_str(&escape(&view.study.metric));
+    out.push_str("</th><th>seconds</th>");
+    for name in &names {
+        let _ = write!(out, "<th>{}</th>", escape(name));
+    }
+    out.push_str("</tr>");
+    for (t, v) in complete {
+        let seconds = t.ended.map(|e| format!("{:.1}", e - t.started)).unwrap_or_default();
+        let _ = write!(
+            out,
+            "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{seconds}</td>",
+            t.number,
+            format_value(v)
+        );
+        for name in &names {
+            let cell = t.params.get(*name).map(param_text).unwrap_or_default();
+            let _ = write!(out, "<td>{}</td>", escape(&cell));
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</table>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plots::tests::mixed_study;
+
+    #[test]
+    fn the_report_holds_every_plot_and_links_nothing() {
+        let mut view = mixed_study();
+        view.study.name = "a <b> & \"c\"".into();
+        let page = html(&view);
+        assert!(
+            !page.contains("http://") && !page.contains("https://"),
+            "a link or namespace URL remains"
+        );
+        assert!(!page.contains("<script") && !page.contains(" src="));
+        assert_eq!(page.matches("<svg").count(), Kind::ALL.len(), "every kind drawn inline");
+        for kind in Kind::ALL {
+            assert!(
+                page.contains(&format!("<figure id=\"{}\"><svg", kind.name())),
+                "{}",
+                kind.name()
+            );
+        }
+        assert!(
+            page.contains("Study a &lt;b&gt; &amp; &quot;c&quot;"),
+            "the name is escaped"
+        );
+        for words in [
+            "strategy</th><td>gp",
+            "seed</th><td>3",
+            "hosts</th><td>h",
+            "wall time",
+            "Re-tests",
+            "Recommended: trial",
+        ] {
+            assert!(page.contains(words), "no `{words}`");
         }
     }
-    let mut w = csv::Writer::from_writer(out);
-    let fixed = [
-        "number",
-        "state",
-        "value",
-        "seed",
-        "started",
-        "ended",
-        "error",
-        "host",
-        "git_commit",
-        "retest_of",
-        "resource",
-    ];
-    w.write_record(
-        fixed
-            .iter()
-            .map(|s| s.to_string())
-            .chain(names.iter().map(|n| format!("param_{n}"))),
-    )?;
-    for t in trials {
-        let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-        let mut row = vec![
-            t.number.to_string(),
-            state_label(t).to_string(),
-            opt(t.value),
-            t.seed.to_string(),
-            t.started.to_string(),
-            opt(t.ended),
-            t.error.clone().unwrap_or_default(),
-            t.host.clone(),
-            t.git_commit.clone().unwrap_or_default(),
-            t.retest_of.map(|n| n.to_string()).unwrap_or_default(),
-            t.resource.map(|n| n.to_string()).unwrap_or_default(),
-        ];
-        row.extend(names.iter().map(|n| match t.params.get(n) {
-            Some(Value::String(s)) => s.clone(),
-            Some(v) => v.to_string(),
-            None => String::new(),
-        }));
-        w.write_record(row)?;
+
+    #[test]
+    fn a_study_without_re_tests_or_curves_says_so_in_place_of_the_plot() {
+        let mut view = mixed_study();
+        view.trials.retain(|t| t.retest_of.is_none());
+        for t in &mut view.trials {
+            t.intermediate.clear();
+        }
+        let page = html(&view);
+        assert!(page.contains("No re-tests yet: <code>bo retest mixed</code>"));
+        assert!(page.contains("intermediate: study `mixed` has no learning curves"));
+        assert_eq!(page.matches("<svg").count(), Kind::ALL.len() - 2);
     }
-    w.flush()?;
-    Ok(())
 }

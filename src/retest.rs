@@ -31,6 +31,18 @@ pub struct RetestRow {
     pub failed: usize,
 }
 
+impl RetestRow {
+    /// "mean ± half-width", or the mean alone below two re-tests.
+    pub fn interval_text(&self) -> String {
+        use crate::format::format_value;
+        if self.half_width.is_finite() {
+            format!("{} ± {}", format_value(self.mean), format_value(self.half_width))
+        } else {
+            format_value(self.mean)
+        }
+    }
+}
+
 /// The two-sided 95% Student t quantile for `df` degrees of freedom.
 fn t_quantile(df: usize) -> f64 {
     const TABLE: [f64; 30] = [
@@ -171,11 +183,6 @@ pub fn render(goal: Goal, metric: &str, rows: &[RetestRow]) -> String {
         "rank", "trial", "search", "re-test mean ± 95%", "drop", "n"
     );
     for (rank, r) in rows.iter().enumerate() {
-        let interval = if r.half_width.is_finite() {
-            format!("{} ± {}", format_value(r.mean), format_value(r.half_width))
-        } else {
-            format_value(r.mean)
-        };
         let failed = if r.failed > 0 {
             format!(" ({} failed)", r.failed)
         } else {
@@ -186,7 +193,7 @@ pub fn render(goal: Goal, metric: &str, rows: &[RetestRow]) -> String {
             rank + 1,
             r.trial,
             format_value(r.search_value),
-            interval,
+            r.interval_text(),
             format_value(r.drop),
             r.values.len(),
             Value::Object(r.params.clone())

@@ -763,7 +763,8 @@ impl Numeric {
         }
     }
 
-    fn unit(&self, v: f64) -> f64 {
+    /// The value's coordinate on the unit axis (log-scaled where the parameter is).
+    pub fn unit(&self, v: f64) -> f64 {
         let t = if self.log { v.ln() } else { v };
         ((t - self.lo) / (self.hi - self.lo)).clamp(0.0, 1.0)
     }
@@ -790,6 +791,16 @@ impl Numeric {
         levels.sort_by(|a, b| a.0.total_cmp(&b.0));
         levels.dedup_by(|a, b| a.0 == b.0);
         Some(levels)
+    }
+
+    /// Whether the parameter is searched on a log scale.
+    pub fn is_log(&self) -> bool {
+        self.log
+    }
+
+    /// The smallest and largest values.
+    pub fn value_range(&self) -> (f64, f64) {
+        (self.axis_to_value(self.lo), self.axis_to_value(self.hi))
     }
 
     fn decode(&self, u: f64) -> f64 {
@@ -871,25 +882,28 @@ impl Space {
     /// The unit-cube point of a stored configuration; `None` if it does not
     /// belong to this space (a missing parameter or an unknown category).
     pub fn encode(&self, config: &Map<String, Value>) -> Option<Vec<f64>> {
-        self.searched()
-            .map(|p| {
-                let v = config.get(&p.name)?;
-                match &p.kind {
-                    ParamKind::Categorical { values, .. } => {
-                        let i = values.iter().position(|c| same_category(c, v))?;
-                        Some((i as f64 + 0.5) / values.len() as f64)
-                    }
-                    ParamKind::Numeric(n) => {
-                        let x = v.as_f64().filter(|x| x.is_finite())?;
-                        if n.log && x <= 0.0 {
-                            return None;
-                        }
-                        Some(n.unit(x))
-                    }
-                    ParamKind::Constant(_) => unreachable!("only searched parameters"),
+        self.searched().map(|p| p.unit(config.get(&p.name)?)).collect()
+    }
+}
+
+impl Param {
+    /// A searched parameter's value as a unit coordinate (a category: the
+    /// middle of its slot); `None` for a value outside the parameter.
+    pub fn unit(&self, value: &Value) -> Option<f64> {
+        match &self.kind {
+            ParamKind::Categorical { values, .. } => {
+                let i = values.iter().position(|c| same_category(c, value))?;
+                Some((i as f64 + 0.5) / values.len() as f64)
+            }
+            ParamKind::Numeric(n) => {
+                let x = value.as_f64().filter(|x| x.is_finite())?;
+                if n.log && x <= 0.0 {
+                    return None;
                 }
-            })
-            .collect()
+                Some(n.unit(x))
+            }
+            ParamKind::Constant(_) => None,
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Test functions with known optima, and the harness that scores strategies on them.
 
+pub mod figure;
 pub mod functions;
 pub mod harness;
 pub mod lcbench;

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use bo::report;
 use bo::storage::{self, Access, Location};
+use bo::tables;
 use clap::ValueEnum;
 
 use super::load_study;
@@ -42,8 +42,8 @@ pub fn run(args: ExportArgs) -> Result<ExitCode> {
         None => Box::new(io::stdout().lock()),
     };
     match args.format {
-        Format::Csv => report::export_csv(&mut out, &trials),
-        Format::Json => report::export_json(&mut out, &study, &trials),
+        Format::Csv => tables::export_csv(&mut out, &trials),
+        Format::Json => tables::export_json(&mut out, &study, &trials),
     }?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)

@@ -2,7 +2,10 @@
 
 pub mod bench;
 pub mod copy;
+pub mod dashboard;
 pub mod export;
+pub mod plot;
+pub mod report;
 pub mod retest;
 pub mod run;
 pub mod show;

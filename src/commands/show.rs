@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use bo::report;
 use bo::storage::{self, Access, Location};
+use bo::tables;
 
 use super::load_study;
 
@@ -20,6 +20,6 @@ pub fn run(args: ShowArgs) -> Result<ExitCode> {
     let storage = storage::open(&args.storage, Access::ReadOnly)?;
     let study = load_study(storage.as_ref(), &args.study)?;
     let trials = storage.trials(study.id)?;
-    report::show(&mut std::io::stdout().lock(), &study, &trials)?;
+    tables::show(&mut std::io::stdout().lock(), &study, &trials)?;
     Ok(ExitCode::SUCCESS)
 }

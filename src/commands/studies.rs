@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use bo::report;
 use bo::storage::{self, Access, Location};
+use bo::tables;
 
 #[derive(clap::Args)]
 pub struct StudiesArgs {
@@ -20,6 +20,6 @@ pub fn run(args: StudiesArgs) -> Result<ExitCode> {
         .into_iter()
         .map(|s| storage.trials(s.id).map(|t| (s, t)))
         .collect::<Result<Vec<_>>>()?;
-    report::studies(&mut std::io::stdout().lock(), &all)?;
+    tables::studies(&mut std::io::stdout().lock(), &all)?;
     Ok(ExitCode::SUCCESS)
 }
