@@ -59,11 +59,11 @@ pub fn html(view: &StudyView) -> String {
 
 /// An SVG for inlining in HTML, where it needs no namespace: the page then
 /// holds no `http://` at all.
-pub fn inline_svg(svg: &str) -> String {
+fn inline_svg(svg: &str) -> String {
     svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
 }
 
-pub fn escape(text: &str) -> String {
+fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

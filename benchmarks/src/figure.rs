@@ -26,7 +26,7 @@ pub fn write(path: &Path, svg: &str) -> Result<()> {
 }
 
 /// The SVG as a PNG image.
-pub fn png(svg: &str) -> Result<Vec<u8>> {
+fn png(svg: &str) -> Result<Vec<u8>> {
     let mut options = usvg::Options::default();
     options.fontdb = fonts()?;
     let tree = usvg::Tree::from_str(svg, &options).context("the figure's SVG does not parse")?;

@@ -120,7 +120,7 @@ pub fn tick_label(v: f64) -> String {
     }
 }
 
-pub fn category_label(v: &Value) -> String {
+fn category_label(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
