@@ -11,7 +11,7 @@ ADDED="${2:-40}"
 BO="$PWD/target/release/bo"
 [ -x "$BO" ] || cargo build --release --bin bo
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"' EXIT
 cat > "$work/objective.sh" <<'PROGRAM'
 #!/bin/sh
 # Sleeps $SLEEP seconds, then prints a smooth function of six parameters.

@@ -35,7 +35,7 @@ impl Default for GpConfig {
             kernel: Kernel::Matern52,
             acquisition: AcquisitionKind::LogEi,
             initial_points: None,
-            max_fit_points: 300,
+            max_fit_points: 150,
             optimizer: AcquisitionOptimizer::default(),
         }
     }
@@ -152,6 +152,23 @@ impl Surface for AcquisitionSurface<'_> {
     }
 }
 
+/// A fit from no earlier one searches on at most this many observations.
+const COLD_FIT_POINTS: usize = 64;
+
+/// At most `k` observations: the best quarter of `k` always, the rest drawn at random.
+fn subset(x: &Array2<f64>, y: &Array1<f64>, k: usize, rng: &mut impl Rng) -> (Array2<f64>, Array1<f64>) {
+    if x.nrows() <= k {
+        return (x.clone(), y.clone());
+    }
+    let mut order: Vec<usize> = (0..y.len()).collect();
+    order.sort_by(|&a, &b| y[a].total_cmp(&y[b]));
+    let keep_best = k / 4;
+    let (best, rest) = order.split_at_mut(keep_best);
+    rest.shuffle(rng);
+    let chosen: Vec<usize> = best.iter().chain(&rest[..k - keep_best]).copied().collect();
+    (x.select(Axis(0), &chosen), y.select(Axis(0), &chosen))
+}
+
 fn standardize(values: &[f64]) -> Array1<f64> {
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
@@ -167,35 +184,31 @@ impl GpSampler {
 
     /// Hyperparameters fitted on (a subset of) the observations.
     fn fit(&mut self, x: &Array2<f64>, y: &Array1<f64>, rng: &mut impl Rng) -> Result<Hyperparameters, SamplerError> {
-        let (x_fit, y_fit) = if x.nrows() > self.config.max_fit_points {
-            // The best quarter always, the rest drawn at random.
-            let mut order: Vec<usize> = (0..y.len()).collect();
-            order.sort_by(|&a, &b| y[a].total_cmp(&y[b]));
-            let keep_best = self.config.max_fit_points / 4;
-            let (best, rest) = order.split_at_mut(keep_best);
-            rest.shuffle(rng);
-            let chosen: Vec<usize> = best
-                .iter()
-                .chain(&rest[..self.config.max_fit_points - keep_best])
-                .copied()
-                .collect();
-            (x.select(Axis(0), &chosen), y.select(Axis(0), &chosen))
-        } else {
-            (x.clone(), y.clone())
-        };
+        let (x_fit, y_fit) = subset(x, y, self.config.max_fit_points, rng);
         let d = x.ncols();
-        let prior = Prior::for_dims(d);
-        // The last fit is close to this one; without it, two spread-out starts.
-        let (starts, max_iters) = match self.last_theta.as_ref().filter(|t| t.len() == d + 2) {
-            Some(last) => (vec![last.clone()], 15),
+        let kernel = self.config.kernel;
+        let failed = || SamplerError::Numerical("the kernel matrix could not be factorized at any start".into());
+        // The last fit is close to this one: a short refinement from it.
+        let warm = match self.last_theta.clone().filter(|t| t.len() == d + 2) {
+            Some(last) => last,
             None => {
+                // Two spread-out starts, each a long search. On many points (a
+                // resumed study, a new worker) they run on a subset, cubic in
+                // its size, and the result is refined on all below.
+                let prior = Prior::for_dims(d);
                 let mut short = prior.centre(d);
                 short[..d].fill((0.2f64).ln());
-                (vec![prior.centre(d), short], 80)
+                let (x_cold, y_cold) = subset(&x_fit, &y_fit, COLD_FIT_POINTS, rng);
+                let cold = fit_hyperparameters(kernel, x_cold.view(), y_cold.view(), &[prior.centre(d), short], 80)
+                    .ok_or_else(failed)?;
+                if x_cold.nrows() == x_fit.nrows() {
+                    self.last_theta = Some(cold.theta.clone());
+                    return Ok(cold);
+                }
+                cold.theta
             }
         };
-        let hyper = fit_hyperparameters(self.config.kernel, x_fit.view(), y_fit.view(), &starts, max_iters)
-            .ok_or_else(|| SamplerError::Numerical("the kernel matrix could not be factorized at any start".into()))?;
+        let hyper = fit_hyperparameters(kernel, x_fit.view(), y_fit.view(), &[warm], 15).ok_or_else(failed)?;
         self.last_theta = Some(hyper.theta.clone());
         Ok(hyper)
     }
@@ -317,10 +330,34 @@ pub fn set_blas_threads(n: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
     use crate::{Dim, Observation, Prior as DimPrior};
 
     fn run(domain: &Domain, f: impl Fn(&[f64]) -> f64, trials: usize, config: GpConfig) -> History {
         crate::run_sampler(&mut GpSampler::new(3, config), domain, f, trials)
+    }
+
+    #[test]
+    fn a_cold_fit_on_many_points_finds_what_a_full_one_does() {
+        // f depends on x0 steeply, on x1 gently, on x2 not at all.
+        let mut rng = StdRng::seed_from_u64(11);
+        let n = 300;
+        let x = Array2::from_shape_fn((n, 3), |_| rng.gen::<f64>());
+        let y = standardize(
+            &x.rows()
+                .into_iter()
+                .map(|r| (6.0 * r[0]).sin() + 0.3 * r[1])
+                .collect::<Vec<_>>(),
+        );
+        let cold = GpSampler::new(1, GpConfig::default()).fit(&x, &y, &mut rng).unwrap();
+        let prior = Prior::for_dims(3);
+        let full = fit_hyperparameters(Kernel::Matern52, x.view(), y.view(), &[prior.centre(3)], 200).unwrap();
+        let (cold, full) = (cold.lengthscales(), full.lengthscales());
+        assert!(cold[0] < cold[1] && cold[1] < cold[2], "relevance order lost: {cold:?}");
+        // x0's lengthscale, the one that shapes the search, agrees within 25%.
+        assert!((cold[0] / full[0] - 1.0).abs() < 0.25, "cold {cold:?}, full {full:?}");
     }
 
     #[test]
