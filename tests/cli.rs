@@ -1092,5 +1092,10 @@ fn four_gp_workers_starting_programs_finish_their_study() {
         ok(run.wait_with_output().unwrap());
         let doc = export(d, &study);
         assert_eq!(trials(&doc).iter().filter(|t| t["state"] == "complete").count(), 60);
+        // Suggestions made at once, each seeing the others' as pending, all differ.
+        let mut configurations: Vec<String> = trials(&doc).iter().map(|t| t["params"].to_string()).collect();
+        configurations.sort();
+        configurations.dedup();
+        assert_eq!(configurations.len(), 60, "two workers were handed the same configuration");
     }
 }
