@@ -11,7 +11,7 @@ use bo_benchmarks::harness::{parallel_map, set_blas_threads};
 use bo_benchmarks::lcbench::{self, Lcbench, MAX_EPOCH};
 use bo_benchmarks::report::{markdown, summarize, Summary};
 use bo_benchmarks::stats;
-use bo_benchmarks::suite::{random_stats, synthetic_suite, Reference, RunRecord, SyntheticProblem};
+use bo_benchmarks::suite::{broad_suite, random_stats, synthetic_suite, Reference, RunRecord, SyntheticProblem};
 use bo_surrogates::{build_sampler, SamplerOptions};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Deserialize;
@@ -183,6 +183,7 @@ fn problems(settings: &BenchSettings) -> Result<Vec<Problem>> {
     }
     match settings.suite.as_str() {
         "synthetic" => Ok(synthetic_suite().into_iter().map(Problem::Synthetic).collect()),
+        "broad" => Ok(broad_suite().into_iter().map(Problem::Synthetic).collect()),
         "lcbench" => {
             // All 34 tasks can be named with --problems; the default is six of them.
             let bench = Arc::new(Lcbench::load(&lcbench::locate(settings.lcbench_dir.as_deref())?)?);
@@ -209,7 +210,7 @@ fn problems(settings: &BenchSettings) -> Result<Vec<Problem>> {
                 objective,
             }])
         }
-        other => bail!("unknown suite `{other}` (synthetic, lcbench, cifar10)"),
+        other => bail!("unknown suite `{other}` (synthetic, broad, lcbench, cifar10)"),
     }
 }
 

@@ -5,6 +5,7 @@ writes their runs in the JSON `bo bench --peers FILE` merges.
     python3 -m venv .venv && .venv/bin/pip install -r benchmarks/peers/requirements.txt
     .venv/bin/python benchmarks/peers/run_peers.py --budget 40 --seeds 20 --out peers.json
     target/release/bo bench --budget 40 --seeds 20 --peers peers.json
+    (--suite broad in both for the 25-problem suite)
 
 Every peer searches the unit cube mapped onto each function's box, as bo's
 strategies do. The functions, optima and problem keys mirror
@@ -79,6 +80,37 @@ def holder_table(x):
     return -abs(math.sin(x[0]) * math.cos(x[1]) * math.exp(abs(1 - r / PI)))
 
 
+SHEKEL_BETA = [0.1, 0.2, 0.2, 0.4, 0.4, 0.6, 0.3, 0.7, 0.5, 0.5]
+SHEKEL_C = [
+    [4, 1, 8, 6, 3, 2, 5, 8, 6, 7],
+    [4, 1, 8, 6, 7, 9, 3, 1, 2, 3.6],
+    [4, 1, 8, 6, 3, 2, 5, 8, 6, 7],
+    [4, 1, 8, 6, 7, 9, 3, 1, 2, 3.6],
+]
+
+
+def shekel(x):
+    return -sum(1 / (sum((x[j] - SHEKEL_C[j][i]) ** 2 for j in range(4)) + SHEKEL_BETA[i]) for i in range(10))
+
+
+def michalewicz(x):
+    return -sum(math.sin(v) * math.sin((i + 1) * v * v / PI) ** 20 for i, v in enumerate(x))
+
+
+def rastrigin(x):
+    return sum(v * v - 10 * math.cos(2 * PI * v) + 10 for v in x)
+
+
+def griewank(x):
+    return sum(v * v / 4000 for v in x) - math.prod(math.cos(v / math.sqrt(i + 1)) for i, v in enumerate(x)) + 1
+
+
+def schwefel(x):
+    return 418.9828872724338 * len(x) - sum(v * math.sin(math.sqrt(abs(v))) for v in x)
+
+
+SCHWEFEL_MINIMIZER = 420.968746359982
+
 # name: (function, bounds, optimum)
 FUNCTIONS = {
     "branin": (branin, [(-5, 10), (0, 15)], 0.397887357729738),
@@ -91,9 +123,28 @@ FUNCTIONS = {
     "styblinski_tang4": (styblinski_tang, [(-5, 5)] * 4, -39.1661657037714 * 4),
     "holder_table": (holder_table, [(-10, 10)] * 2, -19.20850256776717),
 }
+SYNTHETIC = list(FUNCTIONS)
+FUNCTIONS.update({
+    "shekel": (shekel, [(0, 10)] * 4, -10.53644315348353),
+    "michalewicz5": (michalewicz, [(0, PI)] * 5, -4.687658179),
+    "michalewicz10": (michalewicz, [(0, PI)] * 10, -9.660151716),
+    "rastrigin10": (rastrigin, [(-5.12, 5.12)] * 10, 0.0),
+    "griewank10": (griewank, [(-600, 600)] * 10, 0.0),
+    "schwefel5": (schwefel, [(-500, 500)] * 5, schwefel([SCHWEFEL_MINIMIZER] * 5)),
+    "ackley10": (ackley, [(-32.768, 32.768)] * 10, 0.0),
+    "ackley20": (ackley, [(-32.768, 32.768)] * 20, 0.0),
+    "levy20": (levy, [(-10, 10)] * 20, 0.0),
+    "rosenbrock10": (rosenbrock, [(-5, 10)] * 10, 0.0),
+    "styblinski_tang10": (styblinski_tang, [(-5, 5)] * 10, -39.1661657037714 * 10),
+})
 
-# bo's synthetic suite: (function, noise sd); keys as bo writes them.
-SUITE = [(name, 0.0) for name in FUNCTIONS] + [("branin", 1.0), ("hartmann6", 0.1)]
+# bo's suites: (function, noise sd); keys as bo writes them.
+SUITES = {"synthetic": [(name, 0.0) for name in SYNTHETIC] + [("branin", 1.0), ("hartmann6", 0.1)]}
+SUITES["broad"] = SUITES["synthetic"] + [(name, 0.0) for name in FUNCTIONS if name not in SYNTHETIC] + [
+    ("ackley5", 0.5),
+    ("michalewicz5", 0.1),
+    ("shekel", 0.5),
+]
 
 
 def key(name, noise):
@@ -166,6 +217,7 @@ def main():
     parser.add_argument("--budget", type=int, default=40)
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated: " + ", ".join(PEERS))
+    parser.add_argument("--suite", default="synthetic", choices=sorted(SUITES))
     parser.add_argument("--problems", default=None, help="comma-separated problem keys (default: the whole suite)")
     parser.add_argument("--out", default="peers.json")
     args = parser.parse_args()
@@ -173,13 +225,13 @@ def main():
     unknown = [p for p in peers if p not in PEERS]
     if unknown:
         sys.exit(f"unknown peer {unknown[0]} (choose from {', '.join(PEERS)})")
-    suite = SUITE
+    suite = SUITES[args.suite]
     if args.problems:
         wanted = args.problems.split(",")
-        suite = [(n, s) for n, s in SUITE if key(n, s) in wanted]
+        suite = [(n, s) for n, s in SUITES[args.suite] if key(n, s) in wanted]
         missing = set(wanted) - {key(n, s) for n, s in suite}
         if missing:
-            sys.exit(f"unknown problem {sorted(missing)[0]} (the suite has {', '.join(key(n, s) for n, s in SUITE)})")
+            sys.exit(f"unknown problem {sorted(missing)[0]} (the suite has {', '.join(key(n, s) for n, s in SUITES[args.suite])})")
     runs = []
     for name, noise in suite:
         dim = len(FUNCTIONS[name][1])

@@ -55,6 +55,34 @@ pub fn synthetic_suite() -> Vec<SyntheticProblem> {
     ]
 }
 
+/// The broad suite: the synthetic one and problems no strategy was tuned on:
+/// Shekel, Michalewicz, Rastrigin, Griewank and Schwefel, dimensions 10 and
+/// 20, and more noise.
+pub fn broad_suite() -> Vec<SyntheticProblem> {
+    let named = |name: &str, noise_sd: f64| SyntheticProblem {
+        function: TestFunction::by_name(name).expect("known function"),
+        noise_sd,
+    };
+    let mut suite = synthetic_suite();
+    suite.extend([
+        named("shekel", 0.0),
+        named("michalewicz5", 0.0),
+        named("michalewicz10", 0.0),
+        named("rastrigin10", 0.0),
+        named("griewank10", 0.0),
+        named("schwefel5", 0.0),
+        named("ackley10", 0.0),
+        named("ackley20", 0.0),
+        named("levy20", 0.0),
+        named("rosenbrock10", 0.0),
+        named("styblinski_tang10", 0.0),
+        named("ackley5", 0.5),
+        named("michalewicz5", 0.1),
+        named("shekel", 0.5),
+    ]);
+    suite
+}
+
 /// What normalized regret is measured against, per problem.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Reference {
