@@ -1096,6 +1096,10 @@ fn four_gp_workers_starting_programs_finish_their_study() {
         let mut configurations: Vec<String> = trials(&doc).iter().map(|t| t["params"].to_string()).collect();
         configurations.sort();
         configurations.dedup();
-        assert_eq!(configurations.len(), 60, "two workers were handed the same configuration");
+        assert_eq!(
+            configurations.len(),
+            60,
+            "two workers were handed the same configuration"
+        );
     }
 }

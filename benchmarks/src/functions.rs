@@ -293,7 +293,11 @@ fn michalewicz(d: usize) -> Result<TestFunction, String> {
         2 => -1.801_303_410_098_553,
         5 => -4.687_658_179,
         10 => -9.660_151_716,
-        _ => return Err(format!("michalewicz's minimum is known for 2, 5 and 10 dimensions, not {d}")),
+        _ => {
+            return Err(format!(
+                "michalewicz's minimum is known for 2, 5 and 10 dimensions, not {d}"
+            ))
+        }
     };
     Ok(TestFunction {
         name: format!("michalewicz{d}"),
@@ -320,7 +324,11 @@ fn rastrigin(d: usize) -> TestFunction {
 fn griewank(d: usize) -> TestFunction {
     fn f(x: &[f64]) -> f64 {
         let sum: f64 = x.iter().map(|v| v * v / 4000.0).sum();
-        let product: f64 = x.iter().enumerate().map(|(i, v)| (v / ((i + 1) as f64).sqrt()).cos()).product();
+        let product: f64 = x
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v / ((i + 1) as f64).sqrt()).cos())
+            .product();
         sum - product + 1.0
     }
     TestFunction {
@@ -399,7 +407,9 @@ mod tests {
         assert!(TestFunction::by_name("hartmann4").is_err());
         assert!(TestFunction::by_name("nope").unwrap_err().contains("known"));
         assert_eq!(TestFunction::by_name("michalewicz10").unwrap().dim(), 10);
-        assert!(TestFunction::by_name("michalewicz7").unwrap_err().contains("2, 5 and 10"));
+        assert!(TestFunction::by_name("michalewicz7")
+            .unwrap_err()
+            .contains("2, 5 and 10"));
         assert!(TestFunction::by_name("shekel4").is_ok() && TestFunction::by_name("shekel5").is_err());
     }
 
@@ -409,10 +419,20 @@ mod tests {
         // go below the optimum: a wrong constant would show as negative regret.
         let mut state = 12345u64;
         let mut uniform = move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (state >> 11) as f64 / (1u64 << 53) as f64
         };
-        for name in ["shekel", "michalewicz2", "michalewicz5", "michalewicz10", "rastrigin10", "griewank10", "schwefel5"] {
+        for name in [
+            "shekel",
+            "michalewicz2",
+            "michalewicz5",
+            "michalewicz10",
+            "rastrigin10",
+            "griewank10",
+            "schwefel5",
+        ] {
             let f = TestFunction::by_name(name).unwrap();
             for _ in 0..20_000 {
                 let u: Vec<f64> = (0..f.dim()).map(|_| uniform()).collect();

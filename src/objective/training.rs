@@ -133,7 +133,7 @@ pub struct DataFlags {
     /// Where cifar10 or fashion-mnist data is (CIFAR-10 is downloaded there when missing).
     #[arg(long, env = "BO_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
-    /// Training images held out to score trials (cifar10, fashion-mnist); the test set never is.
+    /// Training images held out to score trials (cifar10, fashion-mnist); the test set never is. `bo train --validation-size 0` holds none out: a final fit on every image.
     #[arg(long, default_value_t = 5000)]
     pub validation_size: usize,
     /// Seed choosing the held-out images.

@@ -79,13 +79,11 @@ pub struct Splits {
 impl ImageData {
     /// Holds `validation` training images out for validation; which ones depends
     /// only on `data_seed`, so every trial of a study scores on the same images.
+    /// None held out (0) trains on all of them, for a final fit.
     pub fn split(self, validation: usize, data_seed: u64) -> Result<Splits> {
         let n = self.train.len() as usize;
-        if validation == 0 || validation >= n {
-            bail!(
-                "the validation split must hold between 1 and {} of the {n} training images, got {validation}",
-                n - 1
-            );
+        if validation >= n {
+            bail!("the validation split must hold fewer than the {n} training images, got {validation}");
         }
         let mut order: Vec<i64> = (0..n as i64).collect();
         order.shuffle(&mut StdRng::seed_from_u64(data_seed));
@@ -157,5 +155,16 @@ mod tests {
             classes: 5,
         };
         assert!(data.split(5, 0).is_err());
+    }
+
+    #[test]
+    fn no_validation_split_trains_on_every_image() {
+        let data = ImageData {
+            train: numbered(50),
+            test: numbered(5),
+            classes: 5,
+        };
+        let splits = data.split(0, 0).unwrap();
+        assert_eq!((splits.train.len(), splits.validation.len()), (50, 0));
     }
 }

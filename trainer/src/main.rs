@@ -90,6 +90,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// An accuracy as a percentage; none (no validation split) as a dash.
+fn percent(accuracy: f64) -> String {
+    if accuracy.is_nan() {
+        "–".into()
+    } else {
+        format!("{:.2}%", 100.0 * accuracy)
+    }
+}
+
 /// `bo train`: the dataset's defaults changed by `--set`, trained once per seed.
 fn train_seeds(settings: &TrainingData, set: &[String], seeds: u64, label: Option<String>) -> Result<()> {
     if seeds == 0 {
@@ -113,10 +122,10 @@ fn train_seeds(settings: &TrainingData, set: &[String], seeds: u64, label: Optio
     for seed in 0..seeds {
         let mut on_epoch = |s: &EpochStats| {
             eprintln!(
-                "  seed {seed} epoch {}: train loss {:.4}, val accuracy {:.2}%",
+                "  seed {seed} epoch {}: train loss {:.4}, val accuracy {}",
                 s.epoch,
                 s.train_loss,
-                100.0 * s.val_accuracy
+                percent(s.val_accuracy)
             );
             true
         };
@@ -126,9 +135,9 @@ fn train_seeds(settings: &TrainingData, set: &[String], seeds: u64, label: Optio
             Err(TrainError::Diverged(why) | TrainError::Invalid(why)) => bail!("seed {seed}: {why}"),
         };
         println!(
-            "seed {seed}: test {:.2}%  val {:.2}%  train {:.2} s  {:.0} images/s",
+            "seed {seed}: test {:.2}%  val {}  train {:.2} s  {:.0} images/s",
             100.0 * r.test_accuracy,
-            100.0 * r.val_accuracy,
+            percent(r.val_accuracy),
             r.train_seconds,
             r.images_per_second
         );

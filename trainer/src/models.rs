@@ -67,6 +67,37 @@ pub fn build(
     }
 }
 
+/// PyTorch's default weights for convolutions and linear layers (Kaiming
+/// uniform with a = √5): uniform within ±1/√fan_in. tch's default uses the
+/// ReLU gain, √6 times that bound.
+const TORCH_WEIGHTS: nn::Init = nn::Init::Kaiming {
+    dist: nn::init::NormalOrUniform::Uniform,
+    fan: nn::init::FanInOut::FanIn,
+    non_linearity: nn::init::NonLinearity::ExplicitGain(0.577_350_269_189_625_8),
+};
+
+/// A convolution initialized as PyTorch's: weights as `TORCH_WEIGHTS`, a bias
+/// (where it has one) uniform within ±1/√fan_in.
+fn conv(vs: nn::Path, cin: i64, cout: i64, kernel: i64, config: nn::ConvConfig) -> nn::Conv2D {
+    let bound = 1.0 / ((cin * kernel * kernel) as f64).sqrt();
+    let config = nn::ConvConfig {
+        ws_init: TORCH_WEIGHTS,
+        bs_init: nn::Init::Uniform { lo: -bound, up: bound },
+        ..config
+    };
+    nn::conv2d(vs, cin, cout, kernel, config)
+}
+
+/// A linear layer initialized as PyTorch's (tch's default bias already is).
+fn linear(vs: nn::Path, cin: i64, cout: i64, bias: bool) -> nn::Linear {
+    let config = nn::LinearConfig {
+        ws_init: TORCH_WEIGHTS,
+        bias,
+        ..Default::default()
+    };
+    nn::linear(vs, cin, cout, config)
+}
+
 fn conv3x3(vs: nn::Path, cin: i64, cout: i64, stride: i64) -> nn::Conv2D {
     let config = nn::ConvConfig {
         stride,
@@ -74,11 +105,21 @@ fn conv3x3(vs: nn::Path, cin: i64, cout: i64, stride: i64) -> nn::Conv2D {
         bias: false,
         ..Default::default()
     };
-    nn::conv2d(vs, cin, cout, 3, config)
+    conv(vs, cin, cout, 3, config)
+}
+
+/// Batch norm as PyTorch starts it: scale 1, shift 0 (tch draws the scale
+/// uniformly from [0, 1)).
+fn batch_norm_config() -> nn::BatchNormConfig {
+    nn::BatchNormConfig {
+        ws_init: nn::Init::Const(1.0),
+        bs_init: nn::Init::Const(0.0),
+        ..Default::default()
+    }
 }
 
 fn batch_norm(vs: nn::Path, c: i64) -> nn::BatchNorm {
-    nn::batch_norm2d(vs, c, Default::default())
+    nn::batch_norm2d(vs, c, batch_norm_config())
 }
 
 /// conv-bn-relu, pool, conv-bn-relu, pool, linear.
@@ -91,7 +132,7 @@ fn small_cnn(vs: &nn::Path, [c, h, w]: [i64; 3], classes: i64, widths: [i64; 2])
         .add(conv3x3(vs / "conv2", widths[0], widths[1], 1))
         .add(batch_norm(vs / "bn2", widths[1]))
         .add_fn(|x| x.relu().max_pool2d_default(2).flatten(1, -1))
-        .add(nn::linear(vs / "fc", flat, classes, Default::default()))
+        .add(linear(vs / "fc", flat, classes, true))
 }
 
 /// The optimizer's parameter group of airbench's batch-norm shifts, which
@@ -108,7 +149,7 @@ fn frozen_scale_batch_norm(vs: nn::Path, c: i64) -> nn::BatchNorm {
         nn::BatchNormConfig {
             momentum: 0.4,
             eps: 1e-12,
-            ..Default::default()
+            ..batch_norm_config()
         },
     );
     if let Some(scale) = bn.ws.as_mut() {
@@ -122,7 +163,7 @@ fn frozen_scale_batch_norm(vs: nn::Path, c: i64) -> nn::BatchNorm {
 /// linear layer; no residual connections.
 fn airbench(vs: &nn::Path, c: i64, classes: i64, widths: [i64; 3], images: &Tensor) -> nn::SequentialT {
     let whiten_out = 2 * c * 4;
-    let mut whiten = nn::conv2d(vs / "whiten", c, whiten_out, 2, Default::default());
+    let mut whiten = conv(vs / "whiten", c, whiten_out, 2, Default::default());
     tch::no_grad(|| whiten.ws.copy_(&whitening_filters(images)));
     let _ = whiten.ws.set_requires_grad(false);
     let mut net = nn::seq_t().add(whiten).add_fn(|x| x.gelu("none"));
@@ -139,15 +180,7 @@ fn airbench(vs: &nn::Path, c: i64, classes: i64, widths: [i64; 3], images: &Tens
             .add_fn(|x| x.gelu("none"));
         cin = cout;
     }
-    let head = nn::linear(
-        vs / "head",
-        cin,
-        classes,
-        nn::LinearConfig {
-            bias: false,
-            ..Default::default()
-        },
-    );
+    let head = linear(vs / "head", cin, classes, false);
     net.add_fn(|x| x.adaptive_max_pool2d([1, 1]).0.flatten(1, -1))
         .add(head)
         .add_fn(|x| x / 9.0)
@@ -208,7 +241,7 @@ impl BasicBlock {
                 ..Default::default()
             };
             (
-                nn::conv2d(vs / "down", cin, cout, 1, config),
+                conv(vs / "down", cin, cout, 1, config),
                 batch_norm(vs / "down_bn", cout),
             )
         });
@@ -257,7 +290,7 @@ fn resnet(vs: &nn::Path, c: i64, classes: i64, blocks: [i64; 4], base: i64) -> n
         }
     }
     net.add_fn(|x| x.adaptive_avg_pool2d([1, 1]).flatten(1, -1))
-        .add(nn::linear(vs / "fc", cin, classes, Default::default()))
+        .add(linear(vs / "fc", cin, classes, true))
 }
 
 #[cfg(test)]
@@ -291,6 +324,71 @@ mod tests {
                 images.shallow_clone()
             });
             assert_eq!(net.forward_t(&images, true).size(), vec![4, 10], "{architecture:?}");
+        }
+    }
+
+    /// Every network's variables, built on random images.
+    fn variables(architecture: &Architecture) -> Vec<(String, Tensor)> {
+        tch::manual_seed(0);
+        let images = Tensor::randn([16, 3, 32, 32], (Kind::Float, Device::Cpu));
+        let vs = nn::VarStore::new(Device::Cpu);
+        let _net = build(architecture, &vs.root(), [3, 32, 32], 10, 1.0, &|| {
+            images.shallow_clone()
+        });
+        let mut all: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
+    const ARCHITECTURES: [Architecture; 3] = [
+        Architecture::SmallCnn,
+        Architecture::Airbench,
+        Architecture::ResNet { blocks: [1, 1, 1, 1] },
+    ];
+
+    #[test]
+    fn batch_norm_scales_start_at_one_and_shifts_at_zero() {
+        for architecture in &ARCHITECTURES {
+            // The learned scale and shift, not the running statistics.
+            let norms: Vec<(String, Tensor)> = variables(architecture)
+                .into_iter()
+                .filter(|(name, _)| name.contains("bn") && (name.ends_with(".weight") || name.ends_with(".bias")))
+                .collect();
+            assert!(norms.len() >= 4, "{architecture:?}");
+            for (name, value) in norms {
+                let expected = if name.ends_with("weight") { 1.0 } else { 0.0 };
+                let off = (&value - expected).abs().max().double_value(&[]);
+                assert!(off == 0.0, "{architecture:?} {name}: {off} away from {expected}");
+            }
+        }
+    }
+
+    #[test]
+    fn weights_start_within_pytorchs_bounds() {
+        for architecture in &ARCHITECTURES {
+            for (name, value) in variables(architecture) {
+                let size = value.size();
+                // Convolution and linear weights: [out, in, kh, kw] or [out, in].
+                if name.contains("bn") || name.contains("whiten") || !name.ends_with("weight") || size.len() < 2 {
+                    continue;
+                }
+                let fan_in: i64 = size[1..].iter().product();
+                let bound = 1.0 / (fan_in as f64).sqrt();
+                // airbench's identity-start filters hold ones; the rest is drawn.
+                let drawn = if name.contains("group") {
+                    value.narrow(0, size[1].min(size[0]), size[0] - size[1].min(size[0]))
+                } else {
+                    value
+                };
+                if drawn.numel() < 64 {
+                    continue;
+                }
+                let largest = drawn.abs().max().double_value(&[]);
+                assert!(
+                    largest <= bound && largest > 0.9 * bound,
+                    "{architecture:?} {name}: largest {largest}, PyTorch's bound {bound}"
+                );
+            }
         }
     }
 

@@ -14,7 +14,7 @@
 
 use std::io::{self, BufRead, Write};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use bo::objective::training::{TrainingData, METRIC};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -35,7 +35,12 @@ fn send(line: Value) -> Result<()> {
 
 /// Serves trials until standard input ends.
 pub fn serve(settings: &TrainingData) -> Result<()> {
-    let data = match load(settings) {
+    let data = match load(settings).and_then(|data| {
+        if data.validation.is_empty() {
+            bail!("a study scores its trials on held-out images: the validation split must hold at least 1");
+        }
+        Ok(data)
+    }) {
         Ok(data) => data,
         Err(e) => {
             send(json!({"error": format!("{e:#}")}))?;

@@ -440,7 +440,8 @@ pub fn train(
             val_accuracy,
             val_loss,
         };
-        if !val_loss.is_finite() {
+        // Without a validation split (a final fit) there is nothing to check.
+        if !data.validation.is_empty() && !val_loss.is_finite() {
             return Err(TrainError::Diverged(format!(
                 "the validation loss became {val_loss} in epoch {epoch}"
             )));
@@ -472,6 +473,10 @@ mod tests {
     /// and a bright pixel at a class-specific place. Drawn with its own
     /// generator, not torch's, which other tests reseed.
     fn synthetic_splits(n: i64, side: usize) -> Splits {
+        synthetic_data(n, side).split(100, 0).unwrap()
+    }
+
+    fn synthetic_data(n: i64, side: usize) -> ImageData {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(99);
         let labels: Vec<u8> = (0..n).map(|_| rng.gen_range(0..10)).collect();
@@ -490,8 +495,6 @@ mod tests {
             test,
             classes: 10,
         }
-        .split(100, 0)
-        .unwrap()
     }
 
     fn quick_config() -> TrainConfig {
@@ -540,6 +543,15 @@ mod tests {
             assert!(losses[2] < 0.7 * losses[0], "{optimizer:?}: {losses:?}");
             assert!(result.val_accuracy > 0.5, "{optimizer:?}: {result:?}");
         }
+    }
+
+    #[test]
+    fn a_final_fit_without_a_validation_split_trains_on_everything_and_reports_test_accuracy() {
+        let data = synthetic_data(700, 8).split(0, 0).unwrap();
+        assert_eq!(data.train.len(), 700);
+        let result = train(&data, &quick_config(), 0, &mut |_| true, &|| false).unwrap();
+        assert!(result.test_accuracy > 0.5, "{result:?}");
+        assert!(result.val_accuracy.is_nan() && result.epochs.len() == 3);
     }
 
     #[test]
