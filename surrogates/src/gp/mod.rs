@@ -21,7 +21,7 @@ use crate::{per_call_rng, DimKind, Domain, History, Sampler, SamplerError};
 pub struct GpConfig {
     pub kernel: Kernel,
     pub acquisition: AcquisitionKind,
-    /// Sobol points before the model takes over; default max(5, 2·d).
+    /// Sobol points before the model takes over; default 2·d within [5, 10].
     pub initial_points: Option<usize>,
     /// Hyperparameters are fitted on at most this many observations (the
     /// posterior always uses all of them): fitting is cubic in n.
@@ -178,8 +178,10 @@ fn standardize(values: &[f64]) -> Array1<f64> {
 }
 
 impl GpSampler {
+    /// Sobol points before the model: 2 per dimension, at least 5 and at most
+    /// 10, so that in 20 dimensions a 40-trial budget is not all design.
     fn initial_points(&self, domain: &Domain) -> usize {
-        self.config.initial_points.unwrap_or((2 * domain.len()).max(5))
+        self.config.initial_points.unwrap_or((2 * domain.len()).clamp(5, 10))
     }
 
     /// Hyperparameters fitted on (a subset of) the observations.
@@ -358,6 +360,18 @@ mod tests {
         assert!(cold[0] < cold[1] && cold[1] < cold[2], "relevance order lost: {cold:?}");
         // x0's lengthscale, the one that shapes the search, agrees within 25%.
         assert!((cold[0] / full[0] - 1.0).abs() < 0.25, "cold {cold:?}, full {full:?}");
+    }
+
+    #[test]
+    fn in_twenty_dimensions_the_model_takes_over_early_enough_to_beat_the_design() {
+        let domain = Domain::new((0..20).map(|i| Dim::continuous(&format!("x{i}"))).collect());
+        let sphere = |p: &[f64]| p.iter().map(|x| (x - 0.3).powi(2)).sum::<f64>();
+        let gp = run(&domain, sphere, 40, GpConfig::default()).best().unwrap().value;
+        let design = crate::run_sampler(&mut SobolSampler::new(3), &domain, sphere, 40)
+            .best()
+            .unwrap()
+            .value;
+        assert!(gp < 0.7 * design, "gp {gp} against the Sobol design's {design}");
     }
 
     #[test]
