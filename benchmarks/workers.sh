@@ -3,7 +3,7 @@
 # objective in a 6-dimensional study that already holds BASE trials, and the
 # suggestion times over the whole study (p50, p99, max). The strategy runs
 # outside the study's lock, so workers suggest at once.
-#   benchmarks/workers.sh [BASE] [ADDED]   (defaults 200 and 40)
+#   benchmarks/workers.sh [BASE] [ADDED]   (defaults 200 and 40; KEEP=1 keeps the study folder)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BASE="${1:-200}"
