@@ -15,6 +15,25 @@ pub fn format_value(v: f64) -> String {
     }
 }
 
+/// A parameter's value for people: numbers as `format_value`, strings bare.
+pub fn format_param(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => n.as_f64().map(format_value).unwrap_or_else(|| n.to_string()),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A configuration as `name=value name=value`.
+pub fn format_params(params: &serde_json::Map<String, serde_json::Value>) -> String {
+    params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", format_param(v)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// A Unix time as `2026-11-25 14:03:09 UTC`.
 pub fn utc(seconds: f64) -> String {
     let total = seconds.floor() as i64;

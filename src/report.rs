@@ -7,10 +7,10 @@ use std::fmt::Write;
 use bo_benchmarks::stats::{median, quantile};
 use serde_json::Value;
 
-use crate::format::{duration, format_value, utc};
+use crate::format::{duration, format_param, format_params, format_value, utc};
 use crate::plots::{self, Kind, StudyView};
 use crate::retest;
-use crate::storage::{TrialRecord, TrialState};
+use crate::storage::{TrialCounts, TrialRecord};
 
 /// Rows of the best-trials table.
 const TOP_TRIALS: usize = 20;
@@ -77,7 +77,7 @@ fn row(out: &mut String, label: &str, value: &str) {
 fn metadata(view: &StudyView) -> String {
     let study = &view.study;
     let search: Vec<&TrialRecord> = view.trials.iter().filter(|t| t.is_search()).collect();
-    let count = |state: TrialState| search.iter().filter(|t| t.state == state && !t.abandoned).count();
+    let counts = TrialCounts::of(&view.trials);
     let hosts: BTreeSet<&str> = view.trials.iter().map(|t| t.host.as_str()).collect();
     let commits: BTreeSet<&str> = view.trials.iter().filter_map(|t| t.git_commit.as_deref()).collect();
     let first = view.trials.iter().map(|t| t.started).fold(f64::INFINITY, f64::min);
@@ -109,12 +109,7 @@ fn metadata(view: &StudyView) -> String {
         "trials",
         &format!(
             "{} search: {} complete, {} pruned, {} failed, {} running; {} re-tests",
-            search.len(),
-            count(TrialState::Complete),
-            count(TrialState::Pruned),
-            count(TrialState::Failed),
-            count(TrialState::Running),
-            view.trials.len() - search.len()
+            counts.search, counts.complete, counts.pruned, counts.failed, counts.running, counts.retests
         ),
     );
     row(&mut out, "hosts", &join_or(&hosts, "none"));
@@ -174,18 +169,10 @@ fn best(view: &StudyView) -> String {
         format_value(value)
     );
     for (name, v) in &trial.params {
-        row(&mut out, name, &param_text(v));
+        row(&mut out, name, &format_param(v));
     }
     out.push_str("</table>\n");
     out
-}
-
-fn param_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.as_f64().map(format_value).unwrap_or_else(|| n.to_string()),
-        other => other.to_string(),
-    }
 }
 
 fn retests(view: &StudyView) -> String {
@@ -203,19 +190,13 @@ fn retests(view: &StudyView) -> String {
         "<table><tr><th>rank</th><th>trial</th><th>search score</th><th>re-test mean ± 95%</th><th>drop (luck)</th><th>re-tests</th><th>failed</th><th>parameters</th></tr>",
     );
     for (rank, r) in rows.iter().enumerate() {
-        let params: Vec<String> = r.params.iter().map(|(k, v)| format!("{k}={}", param_text(v))).collect();
-        let _ = write!(
-            out,
-            "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
-            rank + 1,
-            r.trial,
-            format_value(r.search_value),
-            r.interval_text(),
-            format_value(r.drop),
-            r.values.len(),
-            r.failed,
-            escape(&params.join(" "))
-        );
+        out.push_str("<tr>");
+        let rank = (rank + 1).to_string();
+        let failed = r.failed.to_string();
+        for cell in std::iter::once(&rank).chain(&r.cells()).chain([&failed]) {
+            let _ = write!(out, "<td class=\"num\">{cell}</td>");
+        }
+        let _ = write!(out, "<td>{}</td></tr>", escape(&format_params(&r.params)));
     }
     out.push_str("</table>\n");
     if let Some(first) = rows.first().filter(|r| !r.values.is_empty()) {
@@ -251,7 +232,7 @@ fn top_trials(view: &StudyView) -> String {
             format_value(v)
         );
         for name in &names {
-            let cell = t.params.get(*name).map(param_text).unwrap_or_default();
+            let cell = t.params.get(*name).map(format_param).unwrap_or_default();
             let _ = write!(out, "<td>{}</td>", escape(&cell));
         }
         out.push_str("</tr>");

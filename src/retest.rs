@@ -32,14 +32,23 @@ pub struct RetestRow {
 }
 
 impl RetestRow {
-    /// "mean ± half-width", or the mean alone below two re-tests.
-    pub fn interval_text(&self) -> String {
+    /// The table cells every view of re-tests shows, in order: trial, search
+    /// score, re-test mean ± half-width (the mean alone below two re-tests),
+    /// drop and the number of re-tests.
+    pub fn cells(&self) -> [String; 5] {
         use crate::format::format_value;
-        if self.half_width.is_finite() {
+        let interval = if self.half_width.is_finite() {
             format!("{} ± {}", format_value(self.mean), format_value(self.half_width))
         } else {
             format_value(self.mean)
-        }
+        };
+        [
+            self.trial.to_string(),
+            format_value(self.search_value),
+            interval,
+            format_value(self.drop),
+            self.values.len().to_string(),
+        ]
     }
 }
 
@@ -188,14 +197,10 @@ pub fn render(goal: Goal, metric: &str, rows: &[RetestRow]) -> String {
         } else {
             String::new()
         };
+        let [trial, search, interval, drop, n] = r.cells();
         out += &format!(
-            "{:>4}  {:>6}  {:>12}  {:>24}  {:>10}  {:>5}  {}{failed}\n",
+            "{:>4}  {trial:>6}  {search:>12}  {interval:>24}  {drop:>10}  {n:>5}  {}{failed}\n",
             rank + 1,
-            r.trial,
-            format_value(r.search_value),
-            r.interval_text(),
-            format_value(r.drop),
-            r.values.len(),
             Value::Object(r.params.clone())
         );
     }

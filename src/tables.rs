@@ -5,21 +5,9 @@ use std::io::Write;
 use anyhow::Result;
 use serde_json::{json, Value};
 
-use crate::format::format_value;
+use crate::format::{format_params, format_value};
 use crate::storage::{StudyRecord, TrialRecord, TrialState};
 use crate::study::best_trial;
-
-fn format_params(params: &serde_json::Map<String, Value>) -> String {
-    params
-        .iter()
-        .map(|(k, v)| match v {
-            Value::Number(n) => format!("{k}={}", n.as_f64().map(format_value).unwrap_or_else(|| n.to_string())),
-            Value::String(s) => format!("{k}={s}"),
-            other => format!("{k}={other}"),
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::plots::{self, Kind, StudyView};
-use crate::storage::{self, Access, Location, Storage, StudyRecord, TrialRecord, TrialState};
+use crate::storage::{self, Access, Location, Storage, StudyRecord, TrialCounts, TrialRecord};
 use crate::study::best_trial;
 
 const PAGE: &str = include_str!("page.html");
@@ -87,19 +87,18 @@ fn load(storage: &dyn Storage, name: &str) -> Result<(StudyRecord, Vec<TrialReco
 
 /// A study's name, counts and best value.
 fn summary(study: &StudyRecord, trials: &[TrialRecord]) -> Value {
-    let search: Vec<&TrialRecord> = trials.iter().filter(|t| t.is_search()).collect();
-    let count = |state: TrialState| search.iter().filter(|t| t.state == state && !t.abandoned).count();
+    let counts = TrialCounts::of(trials);
     json!({
         "name": study.name,
         "metric": study.metric,
         "goal": study.goal.as_str(),
         "strategy": study.strategy,
-        "trials": search.len(),
-        "complete": count(TrialState::Complete),
-        "pruned": count(TrialState::Pruned),
-        "failed": count(TrialState::Failed),
-        "running": count(TrialState::Running),
-        "retests": trials.len() - search.len(),
+        "trials": counts.search,
+        "complete": counts.complete,
+        "pruned": counts.pruned,
+        "failed": counts.failed,
+        "running": counts.running,
+        "retests": counts.retests,
         "best": best_trial(study.goal, trials).and_then(|t| t.value),
     })
 }

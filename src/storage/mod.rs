@@ -142,6 +142,41 @@ impl TrialRecord {
     }
 }
 
+/// How a study's trials stand: its search trials by state (abandoned ones
+/// in none) and its re-tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrialCounts {
+    pub search: usize,
+    pub complete: usize,
+    pub pruned: usize,
+    pub failed: usize,
+    pub running: usize,
+    pub retests: usize,
+}
+
+impl TrialCounts {
+    pub fn of(trials: &[TrialRecord]) -> TrialCounts {
+        let mut counts = TrialCounts::default();
+        for t in trials {
+            if !t.is_search() {
+                counts.retests += 1;
+                continue;
+            }
+            counts.search += 1;
+            if t.abandoned {
+                continue;
+            }
+            match t.state {
+                TrialState::Complete => counts.complete += 1,
+                TrialState::Pruned => counts.pruned += 1,
+                TrialState::Failed => counts.failed += 1,
+                TrialState::Running => counts.running += 1,
+            }
+        }
+        counts
+    }
+}
+
 #[cfg(test)]
 impl TrialRecord {
     /// A search trial in `state` with `params`, `value` and the curve it reported, for tests.
