@@ -38,9 +38,10 @@ pub fn ped_anova(space: &Space, goal: Goal, trials: &[TrialRecord]) -> Result<Ve
     let mut divergences: Vec<(String, f64)> = space
         .searched()
         .map(|param| {
-            let coordinate = |t: &TrialRecord| param.unit(&t.params[&param.name]).expect("encoded above");
-            let all: Vec<f64> = complete.iter().map(|(t, _)| coordinate(t)).collect();
-            let best: Vec<f64> = complete[..top].iter().map(|(t, _)| coordinate(t)).collect();
+            // A conditional parameter is judged on the trials where it was active.
+            let coordinate = |(t, _): &(&TrialRecord, f64)| t.params.get(&param.name).and_then(|v| param.unit(v));
+            let all: Vec<f64> = complete.iter().filter_map(coordinate).collect();
+            let best: Vec<f64> = complete[..top].iter().filter_map(coordinate).collect();
             (
                 param.name.clone(),
                 pearson_divergence(&density(param, &best), &density(param, &all)),

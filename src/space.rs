@@ -4,11 +4,19 @@
 //! [`Dim`]): numeric parameters along their search axis (log parameters in
 //! log space, normal-family ones over μ ± 4σ), categoricals as bins.
 //! Constants are not searched; they are added to every configuration.
+//!
+//! Two structures on top of W&B's flat list:
+//! - nested `parameters` (W&B's syntax) group parameters; each becomes a
+//!   flat parameter with a dotted name (`optimizer.lr`), as Hydra overrides
+//!   and `--name=value` parsers take it, and `${args_json}` nests them back;
+//! - `when: {parent: value or [values]}` (bo's key) makes a parameter, or a
+//!   whole nested group, exist only while categorical parents take those
+//!   values. A configuration holds only its active parameters.
 
 use std::io::Read;
 use std::path::Path;
 
-use bo_surrogates::{Dim, DimKind, Domain, Prior};
+use bo_surrogates::{Condition, Dim, DimKind, Domain, Prior};
 use serde_json::{Map, Value};
 
 use crate::pruning::PrunerSpec;
@@ -88,8 +96,20 @@ pub struct Space {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Param {
+    /// The full name; a nested parameter's joins its groups with dots.
     pub name: String,
+    /// The groups and the name, as the sweep nests them (`["optimizer", "lr"]`).
+    pub path: Vec<String>,
     pub kind: ParamKind,
+    /// The parameter exists only when every requirement holds.
+    pub when: Vec<Requirement>,
+}
+
+/// A categorical parent and the values under which a parameter is active.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Requirement {
+    pub parent: String,
+    pub values: Vec<Value>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -155,7 +175,10 @@ const PARAM_KEYS: &[&str] = &[
     "value",
     "values",
     "probabilities",
+    "when",
 ];
+/// What a nested group may hold besides its parameters.
+const GROUP_KEYS: &[&str] = &["parameters", "when"];
 pub const DISTRIBUTIONS: &[&str] = &[
     "constant",
     "categorical",
@@ -386,21 +409,19 @@ impl Sweep {
             .and_then(Value::as_object)
             .ok_or_else(|| top("`parameters` must be a mapping from parameter names to their specifications".into()))?;
         let mut parsed = Vec::with_capacity(params.len());
-        for (name, spec) in params {
-            check_name(name).map_err(top)?;
-            let kind = parse_param(spec).map_err(|message| ConfigError {
-                origin: origin.into(),
-                location: format!("parameter `{name}`: "),
-                message,
-            })?;
-            parsed.push(Param {
-                name: name.clone(),
-                kind,
-            });
-        }
+        collect_params(params, &[], &[], &mut parsed).map_err(|(name, message)| ConfigError {
+            origin: origin.into(),
+            location: name.map(|n| format!("parameter `{n}`: ")).unwrap_or_default(),
+            message,
+        })?;
         if parsed.is_empty() {
             return Err(top("`parameters` is empty".into()));
         }
+        let parsed = order_by_dependence(parsed).map_err(|(name, message)| ConfigError {
+            origin: origin.into(),
+            location: format!("parameter `{name}`: "),
+            message,
+        })?;
         let program = match map.get("program") {
             None => None,
             Some(Value::String(s)) => Some(s.clone()),
@@ -453,6 +474,132 @@ impl Sweep {
     }
 }
 
+/// A fault in one parameter (named by its full name) or in the list itself.
+type ParamFault = (Option<String>, String);
+
+/// Flattens `parameters` into `out`: nested groups become dotted names, and
+/// a group's `when` applies to everything inside it.
+fn collect_params(
+    params: &Map<String, Value>,
+    prefix: &[String],
+    inherited: &[Requirement],
+    out: &mut Vec<Param>,
+) -> Result<(), ParamFault> {
+    for (key, spec) in params {
+        check_name(key).map_err(|message| (None, message))?;
+        let path: Vec<String> = prefix.iter().cloned().chain([key.clone()]).collect();
+        let name = path.join(".");
+        let fault = |message: String| (Some(name.clone()), message);
+        let map = spec.as_object();
+        let own = match map.and_then(|m| m.get("when")) {
+            Some(when) => parse_when(when).map_err(|e| fault(format!("when: {e}")))?,
+            None => Vec::new(),
+        };
+        let when: Vec<Requirement> = inherited.iter().cloned().chain(own).collect();
+        match map.filter(|m| m.contains_key("parameters")) {
+            Some(group) => {
+                if let Some(key) = group.keys().find(|k| !GROUP_KEYS.contains(&k.as_str())) {
+                    return Err(fault(format!(
+                        "a nested group holds only `parameters` and `when`, not `{key}`"
+                    )));
+                }
+                let inner = group["parameters"]
+                    .as_object()
+                    .filter(|m| !m.is_empty())
+                    .ok_or_else(|| fault("nested `parameters` must be a non-empty mapping of parameters".into()))?;
+                collect_params(inner, &path, &when, out)?;
+            }
+            None => {
+                let kind = parse_param(spec).map_err(fault)?;
+                if out.iter().any(|p| p.name == name) {
+                    return Err(fault(
+                        "is given twice (a dotted name and a nested group spell the same parameter)".into(),
+                    ));
+                }
+                out.push(Param { name, path, kind, when });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `when: {parent: value}` or `when: {parent: [values]}`; several parents must all hold.
+fn parse_when(value: &Value) -> Result<Vec<Requirement>, String> {
+    let map = value
+        .as_object()
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| format!("must map parent parameters to values, such as {{optimizer: sgd}}; got {value}"))?;
+    map.iter()
+        .map(|(parent, values)| {
+            let values = match values {
+                Value::Array(list) if !list.is_empty() => list.clone(),
+                Value::Array(_) => return Err(format!("`{parent}` lists no values")),
+                scalar => vec![scalar.clone()],
+            };
+            if let Some(bad) = values.iter().find(|v| v.is_array() || v.is_object() || v.is_null()) {
+                return Err(format!("`{parent}` must be given values of it, got {bad}"));
+            }
+            Ok(Requirement {
+                parent: parent.clone(),
+                values,
+            })
+        })
+        .collect()
+}
+
+/// Checks every `when` against its parent and orders the parameters so that
+/// parents come first (otherwise as declared); refuses cycles.
+fn order_by_dependence(params: Vec<Param>) -> Result<Vec<Param>, (String, String)> {
+    for p in &params {
+        for r in &p.when {
+            let fault = |message: String| (p.name.clone(), format!("when: {message}"));
+            if r.parent == p.name {
+                return Err(fault("a parameter cannot depend on itself".into()));
+            }
+            let names: Vec<&str> = params.iter().map(|q| q.name.as_str()).collect();
+            let Some(parent) = params.iter().find(|q| q.name == r.parent) else {
+                return Err(fault(format!(
+                    "`{}` is not a parameter{}",
+                    r.parent,
+                    did_you_mean(&r.parent, &names)
+                )));
+            };
+            let ParamKind::Categorical { values, .. } = &parent.kind else {
+                return Err(fault(format!(
+                    "`{}` must be categorical (a parameter with `values`) to be depended on",
+                    r.parent
+                )));
+            };
+            if let Some(v) = r.values.iter().find(|v| !values.iter().any(|c| same_category(c, v))) {
+                let listed: Vec<String> = values.iter().map(Value::to_string).collect();
+                return Err(fault(format!(
+                    "`{}` never takes {v}; its values are {}",
+                    r.parent,
+                    listed.join(", ")
+                )));
+            }
+        }
+    }
+    let mut pending = params;
+    let mut ordered: Vec<Param> = Vec::with_capacity(pending.len());
+    while !pending.is_empty() {
+        let ready = pending
+            .iter()
+            .position(|p| p.when.iter().all(|r| ordered.iter().any(|q| q.name == r.parent)));
+        match ready {
+            Some(i) => ordered.push(pending.remove(i)),
+            None => {
+                let names: Vec<&str> = pending.iter().map(|p| p.name.as_str()).collect();
+                return Err((
+                    pending[0].name.clone(),
+                    format!("the `when` conditions of {} depend on each other in a cycle", names.join(", ")),
+                ));
+            }
+        }
+    }
+    Ok(ordered)
+}
+
 fn parse_metric(value: &Value) -> Result<Metric, String> {
     let map = value.as_object().ok_or("must be a mapping with `name` and `goal`")?;
     for key in map.keys() {
@@ -500,9 +647,6 @@ fn parse_param(spec: &Value) -> Result<ParamKind, String> {
             ))
         }
     };
-    if map.contains_key("parameters") {
-        return Err("nested `parameters` are not supported; flatten them into top-level parameters".into());
-    }
     for key in map.keys() {
         if !PARAM_KEYS.contains(&key.as_str()) {
             return Err(format!("unknown key `{key}`{}", did_you_mean(key, PARAM_KEYS)));
@@ -836,7 +980,28 @@ impl Space {
 
     /// The unit-cube view strategies search.
     pub fn domain(&self) -> Domain {
-        Domain::new(
+        let searched: Vec<&Param> = self.searched().collect();
+        let conditions = searched
+            .iter()
+            .enumerate()
+            .flat_map(|(child, p)| p.when.iter().map(move |r| (child, r)))
+            .map(|(child, r)| {
+                let parent = searched
+                    .iter()
+                    .position(|q| q.name == r.parent)
+                    .expect("parents were checked when the sweep was read");
+                let ParamKind::Categorical { values, .. } = &searched[parent].kind else {
+                    unreachable!("parents were checked to be categorical")
+                };
+                let choices = r
+                    .values
+                    .iter()
+                    .filter_map(|v| values.iter().position(|c| same_category(c, v)))
+                    .collect();
+                Condition { child, parent, choices }
+            })
+            .collect();
+        let domain = Domain::new(
             self.searched()
                 .map(|p| match &p.kind {
                     ParamKind::Categorical { values, probabilities } => Dim {
@@ -855,38 +1020,70 @@ impl Space {
                     ParamKind::Constant(_) => unreachable!("constants are not searched"),
                 })
                 .collect(),
-        )
+        );
+        domain
+            .with_conditions(conditions)
+            .expect("parameters are ordered parents first when the sweep is read")
     }
 
-    /// The configuration a unit-cube point stands for, constants included.
-    pub fn decode(&self, point: &[f64]) -> Map<String, Value> {
-        let mut coords = point.iter();
+    /// The dotted names of parameters from nested groups, with their paths.
+    pub fn nested_paths(&self) -> Vec<(String, Vec<String>)> {
         self.params
             .iter()
-            .map(|p| {
-                let value = match &p.kind {
-                    ParamKind::Constant(v) => v.clone(),
-                    ParamKind::Categorical { values, .. } => {
-                        let u = *coords.next().expect("one coordinate per searched parameter");
-                        values[bo_surrogates::category_index(u, values.len())].clone()
-                    }
-                    ParamKind::Numeric(n) => {
-                        n.to_json(n.decode(*coords.next().expect("one coordinate per searched parameter")))
-                    }
-                };
-                (p.name.clone(), value)
-            })
+            .filter(|p| p.path.len() > 1)
+            .map(|p| (p.name.clone(), p.path.clone()))
             .collect()
     }
 
+    /// The configuration a unit-cube point stands for: its active
+    /// parameters, constants included.
+    pub fn decode(&self, point: &[f64]) -> Map<String, Value> {
+        let mut coords = point.iter();
+        let mut config = Map::new();
+        for p in &self.params {
+            let mut coordinate = || *coords.next().expect("one coordinate per searched parameter");
+            let value = match &p.kind {
+                ParamKind::Constant(v) => v.clone(),
+                ParamKind::Categorical { values, .. } => {
+                    values[bo_surrogates::category_index(coordinate(), values.len())].clone()
+                }
+                ParamKind::Numeric(n) => n.to_json(n.decode(coordinate())),
+            };
+            // Parents come first, so `config` already says whether they are active.
+            if p.is_active_in(&config) {
+                config.insert(p.name.clone(), value);
+            }
+        }
+        config
+    }
+
     /// The unit-cube point of a stored configuration; `None` if it does not
-    /// belong to this space (a missing parameter or an unknown category).
+    /// belong to this space (a missing active parameter or an unknown
+    /// category). Inactive parameters get the cube's centre, which the
+    /// domain's `snap` turns into their canonical coordinate.
     pub fn encode(&self, config: &Map<String, Value>) -> Option<Vec<f64>> {
-        self.searched().map(|p| p.unit(config.get(&p.name)?)).collect()
+        self.searched()
+            .map(|p| {
+                if p.is_active_in(config) {
+                    p.unit(config.get(&p.name)?)
+                } else {
+                    Some(0.5)
+                }
+            })
+            .collect()
     }
 }
 
 impl Param {
+    /// Whether the parameter exists beside the parameters of `config`.
+    pub fn is_active_in(&self, config: &Map<String, Value>) -> bool {
+        self.when.iter().all(|r| {
+            config
+                .get(&r.parent)
+                .is_some_and(|v| r.values.iter().any(|w| same_category(w, v)))
+        })
+    }
+
     /// A searched parameter's value as a unit coordinate (a category: the
     /// middle of its slot); `None` for a value outside the parameter.
     pub fn unit(&self, value: &Value) -> Option<f64> {

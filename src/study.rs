@@ -100,11 +100,14 @@ pub fn history(space: &Space, goal: Goal, trials: &[TrialRecord], pruner: Option
         Some(p) => fidelity_level(space.searched().count(), &searched, p),
         None => Level::Final,
     };
+    let domain = space.domain();
     let mut history = History::default();
     for trial in searched {
-        let Some(point) = space.encode(&trial.params) else {
+        let Some(mut point) = space.encode(&trial.params) else {
             continue;
         };
+        // Inactive parameters at their canonical coordinate, as suggestions have them.
+        domain.snap(&mut point);
         let observed = match (trial.state, level) {
             (TrialState::Complete, Level::Final) => trial.value,
             (TrialState::Complete | TrialState::Pruned, Level::Step(step)) => value_at(trial, step),

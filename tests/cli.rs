@@ -1103,3 +1103,60 @@ fn four_gp_workers_starting_programs_finish_their_study() {
         );
     }
 }
+
+/// Checks what it is given against the sweep of the test below and fails the
+/// trial on any mismatch: `${args_json}` first, then `${args}`.
+const CONDITIONAL_PROGRAM: &str = r#"import json, sys
+nested = json.loads(sys.argv[1])
+flags = dict(a[2:].split("=", 1) for a in sys.argv[2:])
+def check(ok, what):
+    if not ok:
+        sys.exit("wrong arguments (%s): %s" % (what, sys.argv[1:]))
+opt = flags["optimizer"]
+check(("momentum" in flags) == (opt == "sgd"), "momentum")
+check(("adam.beta1" in flags) == ("adam.beta2" in flags) == (opt == "adam"), "adam group")
+check(set(nested) == {k.split(".")[0] for k in flags}, "the same parameters nested")
+check(str(nested["model"]["width"]) == flags["model.width"], "model.width nested")
+check(opt != "adam" or set(nested["adam"]) == {"beta1", "beta2"}, "adam's object")
+loss = abs(float(flags["lr"]) - 0.01) + (abs(float(flags["momentum"]) - 0.9) if opt == "sgd" else 0.5)
+print(json.dumps({"loss": loss}))
+"#;
+
+#[test]
+fn nested_and_conditional_parameters_reach_programs_only_when_active() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "check.py", CONDITIONAL_PROGRAM);
+    write(
+        d,
+        "sweep.yaml",
+        "program: check.py\ncommand: [\"${env}\", \"${interpreter}\", \"${program}\", \"${args_json}\", \"${args}\"]\nmetric: {name: loss}\nparameters:\n  optimizer: {values: [adam, sgd]}\n  momentum: {min: 0.0, max: 0.99, when: {optimizer: sgd}}\n  lr: {distribution: log_uniform_values, min: 1.0e-4, max: 0.1}\n  adam:\n    when: {optimizer: adam}\n    parameters:\n      beta1: {min: 0.8, max: 0.99}\n      beta2: {values: [0.99, 0.999]}\n  model:\n    parameters:\n      width: {values: [32, 64]}\n",
+    );
+    for surrogate in ["random", "tpe", "gp"] {
+        let args = ["run", "--config", "sweep.yaml", "--surrogate", surrogate, "--trials", "16", "--study", surrogate, "--quiet"];
+        ok(bo(d, &args));
+        let doc = export(d, surrogate);
+        let all = trials(&doc);
+        for t in all {
+            assert_eq!(t["state"], "complete", "{surrogate}: {t}");
+            let params = t["params"].as_object().unwrap();
+            let sgd = params["optimizer"] == "sgd";
+            assert_eq!(params.contains_key("momentum"), sgd, "{surrogate}: {t}");
+            assert_eq!(params.contains_key("adam.beta1"), !sgd, "{surrogate}: {t}");
+        }
+        assert!(all.iter().any(|t| t["params"]["optimizer"] == "sgd") && all.iter().any(|t| t["params"]["optimizer"] == "adam"));
+        // CSV: a column per parameter, empty where it was inactive.
+        let csv = ok(bo(d, &["export", surrogate]));
+        let mut rows = csv.lines().map(|l| l.split(',').collect::<Vec<_>>());
+        let header = rows.next().unwrap();
+        let column = |name: &str| header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("no {name} in {header:?}"));
+        let (optimizer, momentum) = (column("param_optimizer"), column("param_momentum"));
+        for row in rows {
+            assert_eq!(row[momentum].is_empty(), row[optimizer] != "sgd", "{row:?}");
+        }
+    }
+    // The views take trials that lack their inactive parameters.
+    ok(bo(d, &["report", "gp", "--out", "report.html"]));
+    let show = ok(bo(d, &["show", "tpe"]));
+    assert!(show.contains("16 complete"), "{show}");
+}

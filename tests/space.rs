@@ -63,6 +63,61 @@ fn the_course_sweep_reads_alike_in_yaml_and_json() {
 }
 
 #[test]
+fn nested_and_conditional_parameters_exist_only_where_they_apply() {
+    let sweep = Sweep::from_file(&fixture("conditional_sweep.yaml")).unwrap();
+    let names: Vec<&str> = sweep.space.params.iter().map(|p| p.name.as_str()).collect();
+    // Parents first, otherwise as written; nested groups as dotted names.
+    assert_eq!(
+        names,
+        [
+            "optimizer",
+            "momentum",
+            "nesterov",
+            "dampening",
+            "lr",
+            "adam.beta1",
+            "adam.beta2",
+            "model.width",
+            "model.depth",
+            "model.decay",
+            "smoothing"
+        ]
+    );
+    let domain = sweep.space.domain();
+    let configs = draw(&sweep, 3000);
+    let mut by_optimizer = std::collections::HashMap::new();
+    for c in &configs {
+        let optimizer = c["optimizer"].as_str().unwrap();
+        *by_optimizer.entry(optimizer).or_insert(0) += 1;
+        let has = |key: &str| c.contains_key(key);
+        assert_eq!(has("momentum"), optimizer == "sgd", "{c:?}");
+        assert_eq!(has("nesterov"), optimizer == "sgd", "{c:?}");
+        // A grandchild: needs sgd and nesterov = false.
+        assert_eq!(has("dampening"), c.get("nesterov") == Some(&Value::Bool(false)), "{c:?}");
+        assert_eq!(has("adam.beta1") && has("adam.beta2"), optimizer == "adam", "{c:?}");
+        assert!(!has("adam.beta1") || has("adam.beta2"), "{c:?}");
+        assert_eq!(has("smoothing"), optimizer != "adam", "{c:?}");
+        assert!(has("lr") && has("model.width") && has("model.depth"));
+        assert_eq!(c["model.decay"], 0.0005);
+        // What is stored reads back to the same point and configuration.
+        let mut point = sweep.space.encode(c).expect("a drawn configuration belongs to its space");
+        domain.snap(&mut point);
+        assert_eq!(&sweep.space.decode(&point), c);
+    }
+    for optimizer in ["adam", "sgd", "rmsprop"] {
+        let share = by_optimizer[optimizer] as f64 / configs.len() as f64;
+        assert!((share - 1.0 / 3.0).abs() < 0.04, "{optimizer}: {share}");
+    }
+    // A configuration missing an active parameter is not of this space; one
+    // missing an inactive parameter is.
+    let mut sgd = configs.iter().find(|c| c["optimizer"] == "sgd").unwrap().clone();
+    sgd.remove("momentum");
+    assert!(sweep.space.encode(&sgd).is_none());
+    let adam = configs.iter().find(|c| c["optimizer"] == "adam").unwrap();
+    assert!(!adam.contains_key("momentum") && sweep.space.encode(adam).is_some());
+}
+
+#[test]
 fn every_distribution_samples_within_its_bounds() {
     let sweep = Sweep::from_file(&fixture("all_distributions.yaml")).unwrap();
     assert_eq!(sweep.method, Method::Random);

@@ -124,6 +124,7 @@ pub fn build_objective(
         metric: record.metric.clone(),
         timeout: options.trial_timeout,
         gpu: options.gpu.clone(),
+        nested: sweep.space.nested_paths(),
     };
     if let Err(e) = objective.check() {
         bail!("{origin}: {e}");

@@ -34,6 +34,9 @@ pub struct ProgramObjective {
     pub timeout: Option<Duration>,
     /// Set as CUDA_VISIBLE_DEVICES for every trial.
     pub gpu: Option<String>,
+    /// Parameters of nested groups: their dotted names and paths, which
+    /// `${args_json}` nests back into objects.
+    pub nested: Vec<(String, Vec<String>)>,
 }
 
 /// Where `name` runs from: itself if it has a slash, else the first match on
@@ -70,6 +73,37 @@ fn arg_value(v: &Value) -> String {
     }
 }
 
+/// The parameters as one JSON object, nested parameters inside their groups' objects.
+fn nest(params: &Map<String, Value>, nested: &[(String, Vec<String>)]) -> Value {
+    let mut root = Map::new();
+    for (name, value) in params {
+        let placed = nested
+            .iter()
+            .find(|(n, _)| n == name)
+            .is_some_and(|(_, path)| insert_at(&mut root, path, value.clone()));
+        if !placed {
+            root.insert(name.clone(), value.clone());
+        }
+    }
+    Value::Object(root)
+}
+
+/// Puts `value` at `path`, creating the groups' objects; false where a
+/// group's name is already taken by a value.
+fn insert_at(object: &mut Map<String, Value>, path: &[String], value: Value) -> bool {
+    match path {
+        [] => false,
+        [last] => {
+            object.insert(last.clone(), value);
+            true
+        }
+        [group, rest @ ..] => match object.entry(group.clone()).or_insert_with(|| Value::Object(Map::new())) {
+            Value::Object(inner) => insert_at(inner, rest, value),
+            _ => false,
+        },
+    }
+}
+
 fn python() -> &'static str {
     let found = |name: &str| {
         std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
@@ -101,7 +135,7 @@ impl ProgramObjective {
                 ),
                 "${args}" => argv.extend(params.iter().map(|(k, v)| format!("--{k}={}", arg_value(v)))),
                 "${args_no_hyphens}" => argv.extend(params.iter().map(|(k, v)| format!("{k}={}", arg_value(v)))),
-                "${args_json}" => argv.push(Value::Object(params.clone()).to_string()),
+                "${args_json}" => argv.push(nest(params, &self.nested).to_string()),
                 other => argv.push(other.replace("${program}", program.as_deref().unwrap_or(""))),
             }
         }
@@ -373,6 +407,7 @@ mod tests {
             metric: "val_loss".into(),
             timeout: None,
             gpu: None,
+            nested: Vec::new(),
         }
     }
 

@@ -380,6 +380,34 @@ pub(crate) mod tests {
         }
     }
 
+    /// A trial without a conditional parameter keeps its line, with a gap at
+    /// that axis (a line needed every axis once, so no trial was drawn).
+    #[test]
+    fn parallel_coordinates_draw_trials_that_lack_a_conditional_parameter() {
+        let mut view = mixed_study();
+        view.study.config["parameters"]["momentum"] = json!({"min": 0.0, "max": 1.0, "when": {"optimizer": "sgd"}});
+        view.space = Sweep::from_value(view.study.config.clone(), "test").unwrap().space;
+        for t in &mut view.trials {
+            if t.params["optimizer"] == "sgd" {
+                t.params.insert("momentum".into(), json!(0.5));
+            }
+        }
+        let svg = draw(Kind::Parallel, &view, None).unwrap();
+        let strokes = |colour_opacity: &str| svg.matches(colour_opacity).count();
+        // Trials are the only marks drawn translucent. The axes run lr, width,
+        // optimizer, momentum, loss: one line per sgd trial; per adam trial a
+        // line up to `optimizer` and a lone mark at the loss.
+        let complete: Vec<bool> = view
+            .drawn()
+            .iter()
+            .map(|(t, _)| t.params["optimizer"] == "sgd")
+            .collect();
+        let sgd = complete.iter().filter(|s| **s).count();
+        let adam = complete.len() - sgd;
+        assert!(sgd > 0 && adam > 0);
+        assert_eq!(strokes("opacity=\"0.6\""), sgd + 2 * adam);
+    }
+
     #[test]
     fn a_log_scaled_parameter_gets_decade_ticks() {
         let view = mixed_study();

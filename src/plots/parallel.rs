@@ -1,5 +1,6 @@
 //! Parallel coordinates: one vertical axis per parameter and one for the
 //! value; each complete trial is a line across them, coloured by its value.
+//! A conditional parameter a trial did not have leaves a gap in its line.
 
 use anyhow::Result;
 use plotters::prelude::*;
@@ -18,12 +19,12 @@ pub fn draw(view: &StudyView) -> Result<String> {
     let values = padded_range(drawn.iter().map(|(_, v)| *v));
     let value_unit = |v: f64| (v - values.start) / (values.end - values.start);
     // Worst first, so the best lines lie on top.
-    let mut lines: Vec<(Vec<f64>, f64)> = drawn
+    let mut lines: Vec<(Vec<Option<f64>>, f64)> = drawn
         .iter()
-        .filter_map(|(t, v)| {
-            let mut coords: Vec<f64> = axes.iter().map(|a| a.coordinate(&t.params)).collect::<Option<_>>()?;
-            coords.push(value_unit(*v));
-            Some((coords, *v))
+        .map(|(t, v)| {
+            let mut coords: Vec<Option<f64>> = axes.iter().map(|a| a.coordinate(&t.params)).collect();
+            coords.push(Some(value_unit(*v)));
+            (coords, *v)
         })
         .collect();
     lines.sort_by(|a, b| goal.to_loss(b.1).total_cmp(&goal.to_loss(a.1)));
@@ -54,15 +55,26 @@ pub fn draw(view: &StudyView) -> Result<String> {
             // Room above the axes for their titles.
             .build_cartesian_2d(-0.02..last + 0.02, 0.0..1.08)?;
         for (coords, v) in &lines {
-            let colour = shade(*v, values.start, values.end, goal);
-            chart.draw_series(std::iter::once(PathElement::new(
-                coords
-                    .iter()
-                    .enumerate()
-                    .map(|(i, u)| (i as f64, *u))
-                    .collect::<Vec<_>>(),
-                colour.mix(0.6).stroke_width(1),
-            )))?;
+            let colour = shade(*v, values.start, values.end, goal).mix(0.6);
+            // Each run of axes the trial has is one stretch of its line.
+            let mut run: Vec<(f64, f64)> = Vec::new();
+            for (i, u) in coords.iter().enumerate() {
+                if let Some(u) = u {
+                    run.push((i as f64, *u));
+                }
+                if u.is_none() || i + 1 == coords.len() {
+                    match run.len() {
+                        0 => {}
+                        1 => {
+                            chart.draw_series(std::iter::once(Circle::new(run[0], 2, colour.filled())))?;
+                        }
+                        _ => {
+                            chart.draw_series(std::iter::once(PathElement::new(run.clone(), colour.stroke_width(1))))?;
+                        }
+                    }
+                    run.clear();
+                }
+            }
         }
         let label = TextStyle::from(LABEL.into_font()).pos(Pos::new(HPos::Right, VPos::Center));
         let title = TextStyle::from(LABEL.into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));

@@ -81,7 +81,11 @@ struct Parzen {
     choices: Vec<usize>,
     centres: Vec<f64>,
     bandwidths: Vec<f64>,
+    /// 0 where a component's dimension is inactive: its kernel there is uniform.
     inverse_bandwidths: Vec<f64>,
+    /// Whether each component's dimension was active (a conditional parameter
+    /// absent from that observation). The prior is active everywhere.
+    active: Vec<bool>,
     /// Per component: ln weight − Σ ln(σ·√(2π)·mass inside [0, 1]) over the
     /// ordered dimensions, so its log density is that − ½ Σ ((x − μ)/σ)².
     constants: Vec<f64>,
@@ -106,15 +110,24 @@ impl Parzen {
             .collect();
         let mut centres: Vec<f64> = points.iter().flat_map(|p| dims.iter().map(|&d| p[d])).collect();
         centres.extend(std::iter::repeat_n(0.5, m));
+        let mut active: Vec<bool> = points
+            .iter()
+            .flat_map(|p| {
+                let on = domain.active(p);
+                dims.iter().map(move |&d| on[d]).collect::<Vec<_>>()
+            })
+            .collect();
+        active.extend(std::iter::repeat_n(true, m));
         // Bandwidths from the gaps to the neighbours (the prior centre
         // included), clipped below at 1/min(100, n + 1) of the range.
         let min_bandwidth = 1.0 / (n as f64 + 1.0).min(100.0);
         let mut bandwidths = vec![1.0; (n + 1) * m];
-        let mut order: Vec<usize> = (0..=n).collect();
         for (j, &k) in choices.iter().enumerate() {
             if k > 0 {
                 continue;
             }
+            // Neighbours among the components where this dimension was active.
+            let mut order: Vec<usize> = (0..=n).filter(|&i| active[i * m + j]).collect();
             order.sort_by(|&a, &b| centres[a * m + j].total_cmp(&centres[b * m + j]));
             for (pos, &i) in order.iter().enumerate() {
                 if i == n {
@@ -139,7 +152,7 @@ impl Parzen {
         let constants = (0..=n)
             .map(|i| {
                 let normalizers: f64 = (0..m)
-                    .filter(|&j| choices[j] == 0)
+                    .filter(|&j| choices[j] == 0 && active[i * m + j])
                     .map(|j| {
                         let (mu, sigma) = (centres[i * m + j], bandwidths[i * m + j]);
                         let mass = (normal::cdf((1.0 - mu) / sigma) - normal::cdf(-mu / sigma)).max(1e-300);
@@ -149,7 +162,11 @@ impl Parzen {
                 weights[i].ln() - normalizers
             })
             .collect();
-        let inverse_bandwidths = bandwidths.iter().map(|v| 1.0 / v).collect();
+        let inverse_bandwidths = bandwidths
+            .iter()
+            .zip(&active)
+            .map(|(v, &on)| if on { 1.0 / v } else { 0.0 })
+            .collect();
         let categorical_smoothing = prior_weight / n.max(1) as f64;
         Parzen {
             dims: dims.to_vec(),
@@ -157,6 +174,7 @@ impl Parzen {
             centres,
             bandwidths,
             inverse_bandwidths,
+            active,
             constants,
             weights,
             prior: n,
@@ -164,9 +182,10 @@ impl Parzen {
         }
     }
 
-    /// The probability a component's categorical kernel gives to choice `c` of `k`.
-    fn categorical_probability(&self, component: usize, own: usize, c: usize, k: usize) -> f64 {
-        if component == self.prior {
+    /// The probability component `component`'s kernel in its `j`-th dimension
+    /// (a categorical of `k` choices, its own being `own`) gives to choice `c`.
+    fn categorical_probability(&self, component: usize, j: usize, own: usize, c: usize, k: usize) -> f64 {
+        if component == self.prior || !self.active[component * self.dims.len() + j] {
             return 1.0 / k as f64;
         }
         let extra = self.categorical_smoothing;
@@ -194,11 +213,13 @@ impl Parzen {
                 let mut acc = 0.0;
                 let c = (0..k)
                     .find(|&c| {
-                        acc += self.categorical_probability(component, own, c, k);
+                        acc += self.categorical_probability(component, j, own, c, k);
                         u < acc
                     })
                     .unwrap_or(k - 1);
                 (c as f64 + 0.5) / k as f64
+            } else if !self.active[component * m + j] {
+                rng.gen()
             } else {
                 let sigma = self.bandwidths[component * m + j];
                 // Inverse-CDF draw from the kernel truncated to [0, 1].
@@ -209,7 +230,10 @@ impl Parzen {
         }
     }
 
-    fn log_pdf(&self, point: &[f64]) -> f64 {
+    /// The log density at `point`, over the dimensions `point_active` marks
+    /// (the domain's activity of `point`): an inactive coordinate carries no
+    /// information, in either mixture.
+    fn log_pdf(&self, point: &[f64], point_active: &[bool]) -> f64 {
         let m = self.dims.len();
         let x: Vec<f64> = self.dims.iter().map(|&d| point[d]).collect();
         let terms: Vec<f64> = (0..self.constants.len())
@@ -220,10 +244,13 @@ impl Parzen {
                 );
                 let mut lp = self.constants[i];
                 for j in 0..m {
+                    if !point_active[self.dims[j]] {
+                        continue;
+                    }
                     let k = self.choices[j];
                     if k > 0 {
                         lp += self
-                            .categorical_probability(i, category_index(centres[j], k), category_index(x[j], k), k)
+                            .categorical_probability(i, j, category_index(centres[j], k), category_index(x[j], k), k)
                             .ln();
                     } else {
                         let z = (x[j] - centres[j]) * inverse[j];
@@ -359,7 +386,8 @@ impl Sampler for TpeSampler {
                     if joint && taken.contains(&domain.key(&candidate)) {
                         continue;
                     }
-                    let score = l.log_pdf(&candidate) - g.log_pdf(&candidate);
+                    let on = domain.active(&candidate);
+                    let score = l.log_pdf(&candidate, &on) - g.log_pdf(&candidate, &on);
                     if score.is_finite() && best.as_ref().is_none_or(|(s, _)| score > *s) {
                         best = Some((score, candidate));
                     }
@@ -413,7 +441,7 @@ mod tests {
         let p = Parzen::new(&domain, &[0], &refs, &[1.0; 4], 1.0);
         let n = 20_000;
         let integral: f64 = (0..n)
-            .map(|i| p.log_pdf(&[(i as f64 + 0.5) / n as f64]).exp())
+            .map(|i| p.log_pdf(&[(i as f64 + 0.5) / n as f64], &[true]).exp())
             .sum::<f64>()
             / n as f64;
         assert!((integral - 1.0).abs() < 1e-3, "{integral}");
@@ -429,7 +457,7 @@ mod tests {
         // Draws follow the density they are scored with.
         let window = |a: f64, b: f64| {
             (0..1000)
-                .map(|i| p.log_pdf(&[a + (b - a) * (i as f64 + 0.5) / 1000.0]).exp())
+                .map(|i| p.log_pdf(&[a + (b - a) * (i as f64 + 0.5) / 1000.0], &[true]).exp())
                 .sum::<f64>()
                 * (b - a)
                 / 1000.0

@@ -102,7 +102,10 @@ pub fn optimize_acquisition(
         if !start_keys.insert(domain.key(&pool[i])) {
             continue;
         }
-        let mut refined = ascend(surface, &pool[i], &relaxed, &scales, settings.max_steps);
+        // The categoricals stay put during the ascent, so the active set does too.
+        let active = domain.active(&pool[i]);
+        let moving: Vec<usize> = relaxed.iter().copied().filter(|&j| active[j]).collect();
+        let mut refined = ascend(surface, &pool[i], &moving, &scales, settings.max_steps);
         domain.snap(&mut refined);
         finalists.push(refined);
     }
@@ -114,6 +117,8 @@ pub fn optimize_acquisition(
                 for c in (0..n).filter(|&c| c != current) {
                     let mut p = best.clone();
                     p[j] = (c as f64 + 0.5) / n as f64;
+                    // A switched parent may turn its children on or off.
+                    domain.snap(&mut p);
                     finalists.push(p);
                 }
             }
