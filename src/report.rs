@@ -179,9 +179,9 @@ fn retests(view: &StudyView) -> String {
     let rows = retest::rows(view.goal(), &view.trials);
     let mut out = String::from("<h2>Re-tests</h2>\n");
     if rows.is_empty() {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<p class=\"note\">No re-tests yet: <code>bo retest {}</code> re-runs the best configurations with fresh seeds.</p>\n",
+            "<p class=\"note\">No re-tests yet: <code>bo retest {}</code> re-runs the best configurations with fresh seeds.</p>",
             escape(&view.study.name)
         );
         return out;
@@ -200,9 +200,9 @@ fn retests(view: &StudyView) -> String {
     }
     out.push_str("</table>\n");
     if let Some(first) = rows.first().filter(|r| !r.values.is_empty()) {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<p>Recommended: trial {}, the best re-test mean. A positive drop is the part of the search score that was luck.</p>\n",
+            "<p>Recommended: trial {}, the best re-test mean. A positive drop is the part of the search score that was luck.</p>",
             first.trial
         );
     }

@@ -27,8 +27,10 @@ pub fn write(path: &Path, svg: &str) -> Result<()> {
 
 /// The SVG as a PNG image.
 fn png(svg: &str) -> Result<Vec<u8>> {
-    let mut options = usvg::Options::default();
-    options.fontdb = fonts()?;
+    let options = usvg::Options {
+        fontdb: fonts()?,
+        ..Default::default()
+    };
     let tree = usvg::Tree::from_str(svg, &options).context("the figure's SVG does not parse")?;
     let size = tree.size().to_int_size();
     let scale = 2.0;

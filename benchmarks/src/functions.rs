@@ -375,7 +375,7 @@ mod tests {
             ("rosenbrock4", vec![1.0; 4]),
             ("styblinski_tang2", vec![-2.903534; 2]),
             ("shekel", vec![4.000747, 3.999509, 4.000747, 3.999509]),
-            ("michalewicz2", vec![2.202906, 1.570796]),
+            ("michalewicz2", vec![2.202906, std::f64::consts::FRAC_PI_2]),
             ("rastrigin10", vec![0.0; 10]),
             ("griewank10", vec![0.0; 10]),
             ("schwefel5", vec![SCHWEFEL_MINIMIZER; 5]),

@@ -111,10 +111,13 @@ pub fn convergence(reference: &Reference, runs: &[&RunRecord]) -> anyhow::Result
 /// Points along the budget at which ranks are taken.
 const RANK_POINTS: usize = 50;
 
+/// (share of the budget in %, mean rank) points.
+type Curve = Vec<(f64, f64)>;
+
 /// Each strategy's curve of mean rank (1 = best, ties shared) against the
 /// share of the budget spent (%), over the problem-seed pairs every strategy
 /// ran, and how many pairs those are. A run with no pick yet ranks last.
-fn mean_ranks(runs: &[RunRecord]) -> (Vec<(&str, Vec<(f64, f64)>)>, usize) {
+fn mean_ranks(runs: &[RunRecord]) -> (Vec<(&str, Curve)>, usize) {
     let mut strategies: Vec<&str> = runs.iter().map(|r| r.strategy.as_str()).collect();
     strategies.sort();
     strategies.dedup();

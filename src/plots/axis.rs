@@ -129,7 +129,8 @@ fn category_label(v: &Value) -> String {
 
 /// Round values from `lo` to `hi`: steps of 1, 2 or 5 times a power of ten.
 pub fn linear_ticks(lo: f64, hi: f64, about: usize) -> Vec<f64> {
-    if !(hi > lo) {
+    // Also catches NaN bounds.
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return vec![lo];
     }
     let raw = (hi - lo) / about as f64;

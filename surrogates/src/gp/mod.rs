@@ -364,7 +364,7 @@ mod tests {
 
     #[test]
     fn in_twenty_dimensions_the_model_takes_over_early_enough_to_beat_the_design() {
-        let domain = Domain::new((0..20).map(|i| Dim::continuous(&format!("x{i}"))).collect());
+        let domain = Domain::new((0..20).map(|i| Dim::continuous(format!("x{i}"))).collect());
         let sphere = |p: &[f64]| p.iter().map(|x| (x - 0.3).powi(2)).sum::<f64>();
         let gp = run(&domain, sphere, 40, GpConfig::default()).best().unwrap().value;
         let design = crate::run_sampler(&mut SobolSampler::new(3), &domain, sphere, 40)
