@@ -8,17 +8,20 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use bo_benchmarks::harness::{parallel_map, set_blas_threads};
+use bo_benchmarks::hpo::HpoProblem;
 use bo_benchmarks::lcbench::{self, Lcbench, MAX_EPOCH};
 use bo_benchmarks::report::{markdown, summarize, Summary};
 use bo_benchmarks::stats;
-use bo_benchmarks::suite::{broad_suite, random_stats, synthetic_suite, Reference, RunRecord, SyntheticProblem};
+use bo_benchmarks::suite::{
+    broad_suite, hpo_suite, random_stats, synthetic_suite, Reference, RunRecord, SyntheticProblem,
+};
 use bo_surrogates::{build_sampler, SamplerOptions};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::objective::training::{Dataset, TrainingData};
-use crate::objective::{FunctionObjective, LcbenchObjective, Objective, TrainerObjective};
+use crate::objective::{FunctionObjective, HpoObjective, LcbenchObjective, Objective, TrainerObjective};
 use crate::pruning::{PrunerFlags, PrunerSpec};
 use crate::space::{Goal, Sweep};
 use crate::storage::{self, now, Access, Location, StudyRecord, TrialRecord, TrialState, Worker};
@@ -56,6 +59,8 @@ const LCBENCH_TASKS: &[&str] = &["3945", "7593", "34539", "126025", "167149", "1
 /// One problem of a suite.
 enum Problem {
     Synthetic(SyntheticProblem),
+    /// A mixed HPO-shaped space with a known optimum.
+    Hpo(HpoProblem),
     Lcbench {
         task: String,
         bench: Arc<Lcbench>,
@@ -73,6 +78,7 @@ impl Problem {
     fn key(&self) -> String {
         match self {
             Problem::Synthetic(p) => p.key(),
+            Problem::Hpo(p) => p.key(),
             Problem::Lcbench { task, .. } => format!("lcbench-{task}"),
             Problem::Vision { settings, .. } => settings.dataset.name().into(),
         }
@@ -85,6 +91,7 @@ impl Problem {
                 noise_sd: p.noise_sd,
             }
             .sweep(),
+            Problem::Hpo(p) => p.sweep(),
             Problem::Lcbench { .. } => LcbenchObjective::sweep(),
             Problem::Vision { sweep, .. } => sweep.clone(),
         }
@@ -93,6 +100,7 @@ impl Problem {
     fn objective_json(&self) -> Value {
         match self {
             Problem::Synthetic(p) => json!({"function": p.function.name, "noise": p.noise_sd}),
+            Problem::Hpo(p) => json!({"hpo": p.name, "noise": p.noise_sd}),
             Problem::Lcbench { task, .. } => json!({"lcbench": task}),
             Problem::Vision { settings, .. } => settings.study_json(),
         }
@@ -104,6 +112,7 @@ impl Problem {
                 function: p.function.clone(),
                 noise_sd: p.noise_sd,
             }),
+            Problem::Hpo(p) => Box::new(HpoObjective { problem: p.clone() }),
             Problem::Lcbench { task, bench } => Box::new(LcbenchObjective {
                 bench: Arc::clone(bench),
                 task: task.clone(),
@@ -115,7 +124,7 @@ impl Problem {
     /// The steps of one full training, where trials report learning curves.
     fn max_resource(&self) -> Option<i64> {
         match self {
-            Problem::Synthetic(_) => None,
+            Problem::Synthetic(_) | Problem::Hpo(_) => None,
             Problem::Lcbench { .. } => Some(MAX_EPOCH as i64),
             Problem::Vision { sweep, .. } => sweep["parameters"]["epochs"]["value"].as_i64(),
         }
@@ -130,6 +139,7 @@ impl Problem {
                 noise_sd: 0.0,
             }
             .true_value(params),
+            Problem::Hpo(p) => p.value(params),
             Problem::Lcbench { task, bench } => LcbenchObjective {
                 bench: Arc::clone(bench),
                 task: task.clone(),
@@ -156,12 +166,13 @@ impl Problem {
         let dim = space.domain().len();
         let value = |u: &[f64]| self.true_value(&space.decode(u), f64::NAN).unwrap_or(f64::INFINITY);
         let sample = match self {
-            Problem::Synthetic(_) => 20_000,
+            Problem::Synthetic(_) | Problem::Hpo(_) => 20_000,
             _ => 5_000,
         };
         let stats = random_stats(value, dim, budget, sample, 0);
         let optimum = match self {
             Problem::Synthetic(p) => p.function.optimum,
+            Problem::Hpo(p) => p.optimum(),
             _ => stats.sample_min,
         };
         Ok(Reference {
@@ -183,7 +194,11 @@ fn problems(settings: &BenchSettings) -> Result<Vec<Problem>> {
     }
     match settings.suite.as_str() {
         "synthetic" => Ok(synthetic_suite().into_iter().map(Problem::Synthetic).collect()),
-        "broad" => Ok(broad_suite().into_iter().map(Problem::Synthetic).collect()),
+        "broad" => Ok(broad_suite()
+            .into_iter()
+            .map(Problem::Synthetic)
+            .chain(hpo_suite().into_iter().map(Problem::Hpo))
+            .collect()),
         "lcbench" => {
             // All 34 tasks can be named with --problems; the default is six of them.
             let bench = Arc::new(Lcbench::load(&lcbench::locate(settings.lcbench_dir.as_deref())?)?);

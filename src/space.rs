@@ -592,7 +592,10 @@ fn order_by_dependence(params: Vec<Param>) -> Result<Vec<Param>, (String, String
                 let names: Vec<&str> = pending.iter().map(|p| p.name.as_str()).collect();
                 return Err((
                     pending[0].name.clone(),
-                    format!("the `when` conditions of {} depend on each other in a cycle", names.join(", ")),
+                    format!(
+                        "the `when` conditions of {} depend on each other in a cycle",
+                        names.join(", ")
+                    ),
                 ));
             }
         }

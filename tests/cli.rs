@@ -1133,7 +1133,18 @@ fn nested_and_conditional_parameters_reach_programs_only_when_active() {
         "program: check.py\ncommand: [\"${env}\", \"${interpreter}\", \"${program}\", \"${args_json}\", \"${args}\"]\nmetric: {name: loss}\nparameters:\n  optimizer: {values: [adam, sgd]}\n  momentum: {min: 0.0, max: 0.99, when: {optimizer: sgd}}\n  lr: {distribution: log_uniform_values, min: 1.0e-4, max: 0.1}\n  adam:\n    when: {optimizer: adam}\n    parameters:\n      beta1: {min: 0.8, max: 0.99}\n      beta2: {values: [0.99, 0.999]}\n  model:\n    parameters:\n      width: {values: [32, 64]}\n",
     );
     for surrogate in ["random", "tpe", "gp"] {
-        let args = ["run", "--config", "sweep.yaml", "--surrogate", surrogate, "--trials", "16", "--study", surrogate, "--quiet"];
+        let args = [
+            "run",
+            "--config",
+            "sweep.yaml",
+            "--surrogate",
+            surrogate,
+            "--trials",
+            "16",
+            "--study",
+            surrogate,
+            "--quiet",
+        ];
         ok(bo(d, &args));
         let doc = export(d, surrogate);
         let all = trials(&doc);
@@ -1144,12 +1155,20 @@ fn nested_and_conditional_parameters_reach_programs_only_when_active() {
             assert_eq!(params.contains_key("momentum"), sgd, "{surrogate}: {t}");
             assert_eq!(params.contains_key("adam.beta1"), !sgd, "{surrogate}: {t}");
         }
-        assert!(all.iter().any(|t| t["params"]["optimizer"] == "sgd") && all.iter().any(|t| t["params"]["optimizer"] == "adam"));
+        assert!(
+            all.iter().any(|t| t["params"]["optimizer"] == "sgd")
+                && all.iter().any(|t| t["params"]["optimizer"] == "adam")
+        );
         // CSV: a column per parameter, empty where it was inactive.
         let csv = ok(bo(d, &["export", surrogate]));
         let mut rows = csv.lines().map(|l| l.split(',').collect::<Vec<_>>());
         let header = rows.next().unwrap();
-        let column = |name: &str| header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("no {name} in {header:?}"));
+        let column = |name: &str| {
+            header
+                .iter()
+                .position(|h| *h == name)
+                .unwrap_or_else(|| panic!("no {name} in {header:?}"))
+        };
         let (optimizer, momentum) = (column("param_optimizer"), column("param_momentum"));
         for row in rows {
             assert_eq!(row[momentum].is_empty(), row[optimizer] != "sgd", "{row:?}");

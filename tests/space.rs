@@ -93,14 +93,21 @@ fn nested_and_conditional_parameters_exist_only_where_they_apply() {
         assert_eq!(has("momentum"), optimizer == "sgd", "{c:?}");
         assert_eq!(has("nesterov"), optimizer == "sgd", "{c:?}");
         // A grandchild: needs sgd and nesterov = false.
-        assert_eq!(has("dampening"), c.get("nesterov") == Some(&Value::Bool(false)), "{c:?}");
+        assert_eq!(
+            has("dampening"),
+            c.get("nesterov") == Some(&Value::Bool(false)),
+            "{c:?}"
+        );
         assert_eq!(has("adam.beta1") && has("adam.beta2"), optimizer == "adam", "{c:?}");
         assert!(!has("adam.beta1") || has("adam.beta2"), "{c:?}");
         assert_eq!(has("smoothing"), optimizer != "adam", "{c:?}");
         assert!(has("lr") && has("model.width") && has("model.depth"));
         assert_eq!(c["model.decay"], 0.0005);
         // What is stored reads back to the same point and configuration.
-        let mut point = sweep.space.encode(c).expect("a drawn configuration belongs to its space");
+        let mut point = sweep
+            .space
+            .encode(c)
+            .expect("a drawn configuration belongs to its space");
         domain.snap(&mut point);
         assert_eq!(&sweep.space.decode(&point), c);
     }

@@ -9,7 +9,10 @@ writes their runs in the JSON `bo bench --peers FILE` merges.
 
 Every peer searches the unit cube mapped onto each function's box, as bo's
 strategies do. The functions, optima and problem keys mirror
-benchmarks/src/functions.rs and benchmarks/src/suite.rs.
+benchmarks/src/functions.rs and benchmarks/src/suite.rs. The broad suite's
+mixed HPO-shaped problems (benchmarks/src/hpo.rs) are searched with Optuna's
+native distributions (log-scaled floats and integers, categoricals, and
+define-by-run conditionals); only the Optuna peers run them.
 """
 
 import argparse
@@ -138,12 +141,82 @@ FUNCTIONS.update({
     "styblinski_tang10": (styblinski_tang, [(-5, 5)] * 10, -39.1661657037714 * 10),
 })
 
+# The mixed HPO-shaped problems (benchmarks/src/hpo.rs): each a function of
+# an Optuna trial that suggests its parameters and returns their error.
+DIVERGED = 0.9
+
+
+def hpo_mlp(t):
+    opt = t.suggest_categorical("optimizer", ["sgd", "adam", "rmsprop"])
+    lr = t.suggest_float("lr", 1e-5, 1.0, log=True)
+    wd = t.suggest_float("weight_decay", 1e-6, 0.1, log=True)
+    layers = t.suggest_int("layers", 1, 8)
+    units = t.suggest_int("units", 16, 1024, log=True)
+    dropout = t.suggest_float("dropout", 0.0, 0.8)
+    activation = t.suggest_categorical("activation", ["relu", "tanh", "gelu", "sigmoid"])
+    base, best_log_lr, limit = {"sgd": (0.045, -1.3, -0.3), "adam": (0.05, -3.0, -1.5)}.get(opt, (0.055, -3.3, -1.7))
+    log_lr = math.log10(lr)
+    if log_lr > limit:
+        return DIVERGED
+    capacity = math.log2(units) + 0.5 * layers - 9.5
+    act = {"relu": 0.0, "gelu": 0.004, "tanh": 0.03}.get(activation, 0.08)
+    error = (base + 0.03 * (log_lr - best_log_lr) ** 2 + 0.01 * (math.log10(wd) + 4.0) ** 2
+             + 0.01 * capacity * capacity + 0.4 * max(dropout - 0.5, 0.0) + act)
+    return min(error, DIVERGED)
+
+
+def hpo_conditional(t):
+    opt = t.suggest_categorical("optimizer", ["sgd", "adam"])
+    log_lr = math.log10(t.suggest_float("lr", 1e-5, 1.0, log=True))
+    if opt == "sgd":
+        momentum = t.suggest_float("momentum", 0.0, 0.99)
+        nesterov = 0.0 if t.suggest_categorical("nesterov", [True, False]) else 0.004
+        optimizer = 0.05 + 0.03 * (log_lr + 1.5) ** 2 + 0.3 * (momentum - 0.9) ** 2 + nesterov
+    else:
+        beta1 = t.suggest_float("beta1", 0.8, 0.999)
+        optimizer = 0.056 + 0.03 * (log_lr + 3.0) ** 2 + 2.0 * (beta1 - 0.9) ** 2
+    schedule = t.suggest_categorical("schedule", ["constant", "cosine", "step"])
+    if schedule == "step":
+        sched = 0.002 + 0.05 * (t.suggest_float("gamma", 0.1, 0.9) - 0.3) ** 2
+    else:
+        sched = 0.0 if schedule == "cosine" else 0.012
+    batch = 0.004 * (math.log2(t.suggest_int("batch_size", 16, 512, log=True)) - 7.0) ** 2
+    return min(optimizer + sched + batch + 0.004, DIVERGED)
+
+
+def table(i):
+    x = math.sin(i * 12.9898) * 43758.5453
+    return x - math.floor(x)
+
+
+def categorical_at(choices, k1, k2):
+    own = sum(0.1 * table(1 + 4 * i + choices[i]) for i in range(6))
+    pairs = sum(0.05 * table(100 + 16 * i + 4 * choices[i] + choices[i + 1]) for i in range(5))
+    return own + pairs + 0.005 * (k1 - 7.0) ** 2 + 0.01 * abs(k1 - k2)
+
+
+def hpo_categorical(t):
+    choices = ["abcd".index(t.suggest_categorical(f"c{i}", ["a", "b", "c", "d"])) for i in range(1, 7)]
+    return categorical_at(choices, t.suggest_int("k1", 1, 10), t.suggest_int("k2", 1, 10))
+
+
+# name: (function of an Optuna trial, optimum)
+HPO = {
+    "hpo_mlp": (hpo_mlp, 0.045),
+    "hpo_conditional": (hpo_conditional, 0.054),
+    "hpo_categorical": (hpo_categorical, min(categorical_at([(n >> (2 * i)) & 3 for i in range(6)], 7.0, 7.0) for n in range(4096))),
+}
+
 # bo's suites: (function, noise sd); keys as bo writes them.
 SUITES = {"synthetic": [(name, 0.0) for name in SYNTHETIC] + [("branin", 1.0), ("hartmann6", 0.1)]}
 SUITES["broad"] = SUITES["synthetic"] + [(name, 0.0) for name in FUNCTIONS if name not in SYNTHETIC] + [
     ("ackley5", 0.5),
     ("michalewicz5", 0.1),
     ("shekel", 0.5),
+    ("hpo_mlp", 0.0),
+    ("hpo_mlp", 0.01),
+    ("hpo_conditional", 0.0),
+    ("hpo_categorical", 0.0),
 ]
 
 
@@ -152,19 +225,24 @@ def key(name, noise):
 
 
 class Recorder:
-    """Evaluates the problem on the unit cube and records what a peer saw."""
+    """Evaluates the problem and records what a peer saw: a test function at
+    a point of the unit cube, an HPO problem through an Optuna trial."""
 
     def __init__(self, name, noise, seed):
-        self.f, self.bounds, _ = FUNCTIONS[name]
+        if name in HPO:
+            self.f, self.optimum = HPO[name]
+        else:
+            f, bounds, self.optimum = FUNCTIONS[name]
+            self.f = lambda u: f([lo + ui * (hi - lo) for ui, (lo, hi) in zip(u, bounds)])
         self.noise, self.rng = noise, np.random.default_rng(seed ^ 0xA5A5A5A5)
         self.pick = None  # (observed, true)
         self.best, self.believed_best, self.suggest_seconds = [], [], []
         self.last_return = time.perf_counter()
 
-    def __call__(self, u):
+    def __call__(self, point):
+        truth = self.f(point)
+        # An HPO problem's parameters are suggested inside f (define-by-run).
         self.suggest_seconds.append(time.perf_counter() - self.last_return)
-        x = [lo + ui * (hi - lo) for ui, (lo, hi) in zip(u, self.bounds)]
-        truth = self.f(x)
         observed = truth + (self.rng.normal(0, self.noise) if self.noise > 0 else 0.0)
         if self.pick is None or observed < self.pick[0]:
             self.pick = (observed, truth)
@@ -178,7 +256,7 @@ def optuna_sampler(kind, seed):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.samplers.TPESampler(seed=seed) if kind == "tpe" else optuna.samplers.GPSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed) if kind == "tpe" else optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False)
 
 
 def run_optuna(kind):
@@ -186,7 +264,10 @@ def run_optuna(kind):
         import optuna
 
         study = optuna.create_study(sampler=optuna_sampler(kind, seed))
-        study.optimize(lambda t: rec([t.suggest_float(f"x{i}", 0.0, 1.0) for i in range(dim)]), n_trials=budget)
+        if dim is None:  # an HPO problem suggests its own parameters
+            study.optimize(rec, n_trials=budget)
+        else:
+            study.optimize(lambda t: rec([t.suggest_float(f"x{i}", 0.0, 1.0) for i in range(dim)]), n_trials=budget)
 
     return run
 
@@ -234,8 +315,10 @@ def main():
             sys.exit(f"unknown problem {sorted(missing)[0]} (the suite has {', '.join(key(n, s) for n, s in SUITES[args.suite])})")
     runs = []
     for name, noise in suite:
-        dim = len(FUNCTIONS[name][1])
+        dim = None if name in HPO else len(FUNCTIONS[name][1])
         for peer in peers:
+            if dim is None and not peer.startswith("optuna"):
+                sys.exit(f"{peer} does not run the mixed problem {name}: choose Optuna's peers for it")
             for seed in range(args.seeds):
                 rec = Recorder(name, noise, seed)
                 PEERS[peer](rec, dim, args.budget, seed)
@@ -250,7 +333,7 @@ def main():
                     "suggest_seconds": float(np.mean(rec.suggest_seconds)),
                 })
             done = [r for r in runs if r["problem"] == key(name, noise) and r["strategy"] == peer]
-            optimum = FUNCTIONS[name][2]
+            optimum = Recorder(name, 0.0, 0).optimum
             print(f"{key(name, noise)} {peer}: median final regret {np.median([r['best'][-1] - optimum for r in done]):.3g}", file=sys.stderr)
     with open(args.out, "w") as f:
         json.dump(runs, f)

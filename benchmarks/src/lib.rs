@@ -3,6 +3,7 @@
 pub mod figure;
 pub mod functions;
 pub mod harness;
+pub mod hpo;
 pub mod lcbench;
 pub mod plot;
 pub mod report;

@@ -5,6 +5,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use crate::hpo::HpoProblem;
 use crate::TestFunction;
 
 /// One problem of the synthetic suite.
@@ -81,6 +82,17 @@ pub fn broad_suite() -> Vec<SyntheticProblem> {
         named("shekel", 0.5),
     ]);
     suite
+}
+
+/// The mixed HPO-shaped problems of the broad suite, one of them noisy.
+pub fn hpo_suite() -> Vec<HpoProblem> {
+    let named = |name: &str, noise_sd: f64| HpoProblem::by_name(name, noise_sd).expect("known problem");
+    vec![
+        named("hpo_mlp", 0.0),
+        named("hpo_mlp", 0.01),
+        named("hpo_conditional", 0.0),
+        named("hpo_categorical", 0.0),
+    ]
 }
 
 /// What normalized regret is measured against, per problem.

@@ -12,7 +12,7 @@ use super::handle_signals;
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// synthetic (the test functions, noise-free and noisy), broad (synthetic and 14 more), lcbench or cifar10.
+    /// synthetic (the test functions, noise-free and noisy), broad (synthetic, 14 more functions and 4 mixed HPO-shaped spaces), lcbench or cifar10.
     #[arg(long, default_value = "synthetic")]
     suite: String,
     /// Only these problems of the suite, comma-separated (e.g. branin,hartmann6+noise0.1).

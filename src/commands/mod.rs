@@ -18,9 +18,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use bo::objective::training::TrainingData;
-use bo::objective::{FunctionObjective, Objective, ProgramObjective, TrainerObjective, INTERRUPTED};
+use bo::objective::{FunctionObjective, HpoObjective, Objective, ProgramObjective, TrainerObjective, INTERRUPTED};
 use bo::space::Sweep;
 use bo::storage::{Storage, StudyRecord};
+use bo_benchmarks::hpo::HpoProblem;
 use bo_benchmarks::TestFunction;
 use serde_json::Value;
 
@@ -113,6 +114,11 @@ pub fn build_objective(
         let function = TestFunction::by_name(name).map_err(anyhow::Error::msg)?;
         let noise_sd = record.objective.get("noise").and_then(Value::as_f64).unwrap_or(0.0);
         return Ok(Box::new(FunctionObjective { function, noise_sd }));
+    }
+    if let Some(name) = record.objective.get("hpo").and_then(Value::as_str) {
+        let noise_sd = record.objective.get("noise").and_then(Value::as_f64).unwrap_or(0.0);
+        let problem = HpoProblem::by_name(name, noise_sd).map_err(anyhow::Error::msg)?;
+        return Ok(Box::new(HpoObjective { problem }));
     }
     let command = sweep
         .command

@@ -1,3 +1,4 @@
+use bo_benchmarks::hpo::HpoProblem;
 use bo_benchmarks::TestFunction;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -44,18 +45,34 @@ impl FunctionObjective {
     }
 }
 
+/// A mixed HPO-shaped benchmark problem (`bo_benchmarks::hpo`), with its noise.
+pub struct HpoObjective {
+    pub problem: HpoProblem,
+}
+
+/// The value with Gaussian noise of sd `noise_sd` drawn from the trial's seed.
+fn observe(value: Result<f64, String>, noise_sd: f64, seed: u64) -> Outcome {
+    match value {
+        Ok(value) if noise_sd > 0.0 => {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let noise = Normal::new(0.0, noise_sd)
+                .expect("sd checked positive")
+                .sample(&mut rng);
+            Outcome::Complete(value + noise)
+        }
+        Ok(value) => Outcome::Complete(value),
+        Err(e) => Outcome::Failed(e),
+    }
+}
+
 impl Objective for FunctionObjective {
     fn evaluate(&mut self, trial: &TrialContext, _report: &mut dyn FnMut(Report) -> Decision) -> Outcome {
-        match self.true_value(trial.params) {
-            Ok(value) if self.noise_sd > 0.0 => {
-                let mut rng = StdRng::seed_from_u64(trial.seed);
-                let noise = Normal::new(0.0, self.noise_sd)
-                    .expect("sd checked positive")
-                    .sample(&mut rng);
-                Outcome::Complete(value + noise)
-            }
-            Ok(value) => Outcome::Complete(value),
-            Err(e) => Outcome::Failed(e),
-        }
+        observe(self.true_value(trial.params), self.noise_sd, trial.seed)
+    }
+}
+
+impl Objective for HpoObjective {
+    fn evaluate(&mut self, trial: &TrialContext, _report: &mut dyn FnMut(Report) -> Decision) -> Outcome {
+        observe(self.problem.value(trial.params), self.problem.noise_sd, trial.seed)
     }
 }

@@ -8,7 +8,7 @@ mod program;
 mod trainer;
 pub mod training;
 
-pub use function::FunctionObjective;
+pub use function::{FunctionObjective, HpoObjective};
 pub use lcbench::LcbenchObjective;
 pub use program::{ProgramObjective, DEFAULT_COMMAND};
 pub use trainer::{trainer_program, TrainerObjective};

@@ -69,7 +69,8 @@ pub fn draw(view: &StudyView) -> Result<String> {
                             chart.draw_series(std::iter::once(Circle::new(run[0], 2, colour.filled())))?;
                         }
                         _ => {
-                            chart.draw_series(std::iter::once(PathElement::new(run.clone(), colour.stroke_width(1))))?;
+                            chart
+                                .draw_series(std::iter::once(PathElement::new(run.clone(), colour.stroke_width(1))))?;
                         }
                     }
                     run.clear();

@@ -94,16 +94,29 @@ impl Domain {
     pub fn with_conditions(mut self, mut conditions: Vec<Condition>) -> Result<Self, String> {
         for c in &conditions {
             let (Some(child), Some(parent)) = (self.dims.get(c.child), self.dims.get(c.parent)) else {
-                return Err(format!("a condition names dimension {} of {}", c.child.max(c.parent), self.len()));
+                return Err(format!(
+                    "a condition names dimension {} of {}",
+                    c.child.max(c.parent),
+                    self.len()
+                ));
             };
             let DimKind::Categorical(n) = parent.kind else {
-                return Err(format!("`{}` depends on `{}`, which is not categorical", child.name, parent.name));
+                return Err(format!(
+                    "`{}` depends on `{}`, which is not categorical",
+                    child.name, parent.name
+                ));
             };
             if c.parent >= c.child {
-                return Err(format!("`{}` must come after `{}`, its parent", child.name, parent.name));
+                return Err(format!(
+                    "`{}` must come after `{}`, its parent",
+                    child.name, parent.name
+                ));
             }
             if c.choices.is_empty() || c.choices.iter().any(|&i| i >= n) {
-                return Err(format!("`{}` depends on choices `{}` does not have", child.name, parent.name));
+                return Err(format!(
+                    "`{}` depends on choices `{}` does not have",
+                    child.name, parent.name
+                ));
             }
         }
         conditions.sort_by_key(|c| c.child);
@@ -181,7 +194,9 @@ impl Domain {
         for mut index in 0..combinations {
             let mut point = vec![INACTIVE; self.len()];
             for &p in &parents {
-                let DimKind::Categorical(n) = self.dims[p].kind else { unreachable!("parents are categorical") };
+                let DimKind::Categorical(n) = self.dims[p].kind else {
+                    unreachable!("parents are categorical")
+                };
                 point[p] = ((index % n as u128) as f64 + 0.5) / n as f64;
                 index /= n as u128;
             }
@@ -321,9 +336,21 @@ mod tests {
             },
         ])
         .with_conditions(vec![
-            Condition { child: 3, parent: 2, choices: vec![0] },
-            Condition { child: 1, parent: 0, choices: vec![1] },
-            Condition { child: 2, parent: 0, choices: vec![1] },
+            Condition {
+                child: 3,
+                parent: 2,
+                choices: vec![0],
+            },
+            Condition {
+                child: 1,
+                parent: 0,
+                choices: vec![1],
+            },
+            Condition {
+                child: 2,
+                parent: 0,
+                choices: vec![1],
+            },
         ])
         .unwrap()
     }
@@ -362,9 +389,24 @@ mod tests {
     fn conditions_must_name_an_earlier_categorical_parent() {
         let dims = conditional().dims;
         let bad = |c: Condition| Domain::new(dims.clone()).with_conditions(vec![c]).unwrap_err();
-        assert!(bad(Condition { child: 0, parent: 2, choices: vec![0] }).contains("after"));
-        assert!(bad(Condition { child: 2, parent: 1, choices: vec![0] }).contains("not categorical"));
-        assert!(bad(Condition { child: 1, parent: 0, choices: vec![3] }).contains("choices"));
+        assert!(bad(Condition {
+            child: 0,
+            parent: 2,
+            choices: vec![0]
+        })
+        .contains("after"));
+        assert!(bad(Condition {
+            child: 2,
+            parent: 1,
+            choices: vec![0]
+        })
+        .contains("not categorical"));
+        assert!(bad(Condition {
+            child: 1,
+            parent: 0,
+            choices: vec![3]
+        })
+        .contains("choices"));
     }
 
     #[test]

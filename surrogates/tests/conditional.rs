@@ -22,8 +22,16 @@ fn domain() -> Domain {
         Dim::continuous("z"),
     ])
     .with_conditions(vec![
-        Condition { child: 1, parent: 0, choices: vec![1] },
-        Condition { child: 2, parent: 0, choices: vec![2] },
+        Condition {
+            child: 1,
+            parent: 0,
+            choices: vec![1],
+        },
+        Condition {
+            child: 2,
+            parent: 0,
+            choices: vec![2],
+        },
     ])
     .unwrap()
 }
@@ -46,7 +54,10 @@ fn run(name: &str, seed: u64, trials: usize) -> History {
         let point = sampler.suggest(&domain, &history).unwrap().unwrap();
         let mut snapped = point.clone();
         domain.snap(&mut snapped);
-        assert_eq!(point, snapped, "{name}: inactive coordinates must hold their canonical value");
+        assert_eq!(
+            point, snapped,
+            "{name}: inactive coordinates must hold their canonical value"
+        );
         assert!(keys.insert(domain.key(&point)), "{name} proposed {point:?} twice");
         history.complete.push(Observation {
             value: objective(&point),
@@ -110,4 +121,3 @@ fn finite_conditional_spaces_end_at_their_cardinality() {
         assert_eq!(history.taken(&domain).len(), 12, "{name}");
     }
 }
-
