@@ -62,6 +62,17 @@ pub struct Condition {
     pub choices: Vec<usize>,
 }
 
+impl Condition {
+    /// `child` is active while `parent` takes one of `choices`.
+    pub fn new(child: usize, parent: usize, choices: &[usize]) -> Self {
+        Condition {
+            child,
+            parent,
+            choices: choices.to_vec(),
+        }
+    }
+}
+
 /// The search space as strategies see it: one unit coordinate per parameter.
 ///
 /// An inactive coordinate (its condition fails, or its parent's does) always
@@ -336,21 +347,9 @@ mod tests {
             },
         ])
         .with_conditions(vec![
-            Condition {
-                child: 3,
-                parent: 2,
-                choices: vec![0],
-            },
-            Condition {
-                child: 1,
-                parent: 0,
-                choices: vec![1],
-            },
-            Condition {
-                child: 2,
-                parent: 0,
-                choices: vec![1],
-            },
+            Condition::new(3, 2, &[0]),
+            Condition::new(1, 0, &[1]),
+            Condition::new(2, 0, &[1]),
         ])
         .unwrap()
     }
@@ -389,24 +388,9 @@ mod tests {
     fn conditions_must_name_an_earlier_categorical_parent() {
         let dims = conditional().dims;
         let bad = |c: Condition| Domain::new(dims.clone()).with_conditions(vec![c]).unwrap_err();
-        assert!(bad(Condition {
-            child: 0,
-            parent: 2,
-            choices: vec![0]
-        })
-        .contains("after"));
-        assert!(bad(Condition {
-            child: 2,
-            parent: 1,
-            choices: vec![0]
-        })
-        .contains("not categorical"));
-        assert!(bad(Condition {
-            child: 1,
-            parent: 0,
-            choices: vec![3]
-        })
-        .contains("choices"));
+        assert!(bad(Condition::new(0, 2, &[0])).contains("after"));
+        assert!(bad(Condition::new(2, 1, &[0])).contains("not categorical"));
+        assert!(bad(Condition::new(1, 0, &[3])).contains("choices"));
     }
 
     #[test]

@@ -21,18 +21,7 @@ fn domain() -> Domain {
         Dim::continuous("y"),
         Dim::continuous("z"),
     ])
-    .with_conditions(vec![
-        Condition {
-            child: 1,
-            parent: 0,
-            choices: vec![1],
-        },
-        Condition {
-            child: 2,
-            parent: 0,
-            choices: vec![2],
-        },
-    ])
+    .with_conditions(vec![Condition::new(1, 0, &[1]), Condition::new(2, 0, &[2])])
     .unwrap()
 }
 

@@ -399,8 +399,14 @@ mod tests {
             let below: Vec<f64> = (0..200).filter(|i| i % 4 != 0).map(|i| y[i]).collect();
             below.iter().copied().fold(f64::MIN, f64::max) - below.iter().copied().fold(f64::MAX, f64::min)
         };
-        let (before, after) = (spread_below_plateau(&standardize(&values)), spread_below_plateau(&yeo_johnson(&values)));
-        assert!(after > 1.5 * before, "the values that matter span {before} before and {after} after");
+        let (before, after) = (
+            spread_below_plateau(&standardize(&values)),
+            spread_below_plateau(&yeo_johnson(&values)),
+        );
+        assert!(
+            after > 1.5 * before,
+            "the values that matter span {before} before and {after} after"
+        );
         assert!(yeo_johnson(&[1.0; 5]).iter().all(|v| v.is_finite()));
     }
 
