@@ -550,13 +550,13 @@ fn parse_when(value: &Value) -> Result<Vec<Requirement>, String> {
 /// Checks every `when` against its parent and orders the parameters so that
 /// parents come first (otherwise as declared); refuses cycles.
 fn order_by_dependence(params: Vec<Param>) -> Result<Vec<Param>, (String, String)> {
+    let names: Vec<&str> = params.iter().map(|q| q.name.as_str()).collect();
     for p in &params {
         for r in &p.when {
             let fault = |message: String| (p.name.clone(), format!("when: {message}"));
             if r.parent == p.name {
                 return Err(fault("a parameter cannot depend on itself".into()));
             }
-            let names: Vec<&str> = params.iter().map(|q| q.name.as_str()).collect();
             let Some(parent) = params.iter().find(|q| q.name == r.parent) else {
                 return Err(fault(format!(
                     "`{}` is not a parameter{}",

@@ -108,13 +108,18 @@ impl Parzen {
             .collect();
         let mut centres: Vec<f64> = points.iter().flat_map(|p| dims.iter().map(|&d| p[d])).collect();
         centres.extend(std::iter::repeat_n(0.5, m));
-        let mut active: Vec<bool> = points
-            .iter()
-            .flat_map(|p| {
-                let on = domain.active(p);
-                dims.iter().map(move |&d| on[d]).collect::<Vec<_>>()
-            })
-            .collect();
+        // Only conditional domains have inactive coordinates to look up.
+        let mut active = if domain.conditions().is_empty() {
+            vec![true; n * m]
+        } else {
+            points
+                .iter()
+                .flat_map(|p| {
+                    let on = domain.active(p);
+                    dims.iter().map(move |&d| on[d]).collect::<Vec<_>>()
+                })
+                .collect()
+        };
         active.extend(std::iter::repeat_n(true, m));
         // Bandwidths from the gaps to the neighbours (the prior centre
         // included), clipped below at 1/min(100, n + 1) of the range.
