@@ -1,6 +1,7 @@
 """Peers on bo's LCBench suite, on the same tasks and seeds and at the same
 budget: Optuna's TPE alone and with its Hyperband, Median and
-SuccessiveHalving pruners, and DEHB where its package installs.
+SuccessiveHalving pruners, Optuna's GPSampler and scikit-optimize's
+gp_minimize (full fidelity), and DEHB where its package installs.
 
 The budget counts full-training equivalents of 52 epochs, as `bo bench` does:
 a trial is charged the epochs it ran, and it counts once all its epochs fit in
@@ -83,7 +84,7 @@ class Ledger:
         return self.spent >= self.budget * EPOCHS
 
 
-def run_optuna(pruner_name):
+def run_optuna(pruner_name, sampler="tpe"):
     def run(surrogate, task, ledger, seed, min_resource, eta):
         import optuna
 
@@ -96,7 +97,11 @@ def run_optuna(pruner_name):
             "median": optuna.pruners.MedianPruner(n_warmup_steps=min_resource - 1),
             "sh": optuna.pruners.SuccessiveHalvingPruner(min_resource=min_resource, reduction_factor=eta),
         }
-        study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruners[pruner_name])
+        samplers = {
+            "tpe": lambda: optuna.samplers.TPESampler(seed=seed),
+            "gp": lambda: optuna.samplers.GPSampler(seed=seed),
+        }
+        study = optuna.create_study(sampler=samplers[sampler](), pruner=pruners[pruner_name])
         clock = [time.perf_counter()]
 
         def objective(trial):
@@ -161,8 +166,29 @@ def run_dehb(surrogate, task, ledger, seed, min_resource, eta):
         clock = time.perf_counter()
 
 
+def run_skopt(surrogate, task, ledger, seed, min_resource, eta):
+    """scikit-optimize's gp_minimize at full fidelity, in the same space."""
+    from skopt import gp_minimize
+
+    from run_peers import box_of, fixed_trial, skopt_dimension
+
+    box = box_of(suggest)
+    clock = [time.perf_counter()]
+
+    def objective(values):
+        ledger.suggest_seconds.append(time.perf_counter() - clock[0])
+        error = surrogate.error(task, suggest(fixed_trial(box, dict(zip(box, values)))), EPOCHS)
+        ledger.charge(EPOCHS, error)
+        clock[0] = time.perf_counter()
+        return error
+
+    gp_minimize(objective, [skopt_dimension(d) for d in box.values()], n_calls=ledger.budget, random_state=seed)
+
+
 PEERS = {
     "optuna_tpe": run_optuna(None),
+    "optuna_gp": run_optuna(None, "gp"),
+    "skopt_gp": run_skopt,
     "optuna_tpe+hyperband": run_optuna("hyperband"),
     "optuna_tpe+median": run_optuna("median"),
     "optuna_tpe+sh": run_optuna("sh"),

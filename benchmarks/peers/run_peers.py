@@ -5,19 +5,24 @@ writes their runs in the JSON `bo bench --peers FILE` merges.
     python3 -m venv .venv && .venv/bin/pip install -r benchmarks/peers/requirements.txt
     .venv/bin/python benchmarks/peers/run_peers.py --budget 40 --seeds 20 --out peers.json
     target/release/bo bench --budget 40 --seeds 20 --peers peers.json
-    (--suite broad in both for the 25-problem suite)
+    (--suite broad in both for the 29-problem suite; --jobs N runs N at once)
 
 Every peer searches the unit cube mapped onto each function's box, as bo's
 strategies do. The functions, optima and problem keys mirror
 benchmarks/src/functions.rs and benchmarks/src/suite.rs. The broad suite's
 mixed HPO-shaped problems (benchmarks/src/hpo.rs) are searched with Optuna's
 native distributions (log-scaled floats and integers, categoricals, and
-define-by-run conditionals); only the Optuna peers run them.
+define-by-run conditionals). Hyperopt and scikit-optimize search the box of
+all their parameters, branches included (log-scaled where Optuna's are), and
+an inactive parameter goes unread.
 """
 
 import argparse
+import functools
 import json
 import math
+import multiprocessing
+import os
 import sys
 import time
 
@@ -229,6 +234,7 @@ class Recorder:
     a point of the unit cube, an HPO problem through an Optuna trial."""
 
     def __init__(self, name, noise, seed):
+        self.name = name
         if name in HPO:
             self.f, self.optimum = HPO[name]
         else:
@@ -272,17 +278,84 @@ def run_optuna(kind):
     return run
 
 
+def box_of(define_by_run):
+    """The parameters a define-by-run space suggests over all its branches,
+    for the peers that search a fixed box: 256 random Optuna trials meet
+    every branch."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(lambda t: (define_by_run(t), 0.0)[1], n_trials=256)
+    box = {}
+    for trial in study.trials:
+        for param, distribution in trial.distributions.items():
+            box.setdefault(param, distribution)
+    return box
+
+
+@functools.lru_cache(maxsize=None)
+def hpo_box(name):
+    return box_of(HPO[name][0])
+
+
+def skopt_dimension(d):
+    """scikit-optimize's dimension for an Optuna distribution."""
+    import optuna
+    from skopt.space import Categorical, Integer, Real
+
+    if isinstance(d, optuna.distributions.CategoricalDistribution):
+        return Categorical(list(d.choices))
+    prior = "log-uniform" if d.log else "uniform"
+    if isinstance(d, optuna.distributions.IntDistribution):
+        return Integer(d.low, d.high, prior=prior)
+    return Real(d.low, d.high, prior=prior)
+
+
+def fixed_trial(box, values):
+    """An Optuna trial answering the problem's suggestions from `values`
+    (name to value); the parameters of inactive branches go unread."""
+    import optuna
+
+    params = {}
+    for param, distribution in box.items():
+        v = values[param]
+        v = v.item() if hasattr(v, "item") else v  # numpy scalars
+        params[param] = int(round(v)) if isinstance(distribution, optuna.distributions.IntDistribution) else v
+    return optuna.trial.FixedTrial(params)
+
+
 def run_hyperopt(rec, dim, budget, seed):
     from hyperopt import fmin, hp, tpe
+    import optuna
 
-    space = [hp.uniform(f"x{i}", 0.0, 1.0) for i in range(dim)]
-    fmin(lambda u: rec(list(u)), space, algo=tpe.suggest, max_evals=budget, rstate=np.random.default_rng(seed), show_progressbar=False)
+    if dim is None:
+        box = hpo_box(rec.name)
+
+        def dimension(param, d):
+            if isinstance(d, optuna.distributions.CategoricalDistribution):
+                return hp.choice(param, list(d.choices))
+            if isinstance(d, optuna.distributions.IntDistribution):
+                return hp.qloguniform(param, math.log(d.low), math.log(d.high), 1) if d.log else hp.uniformint(param, d.low, d.high)
+            return hp.loguniform(param, math.log(d.low), math.log(d.high)) if d.log else hp.uniform(param, d.low, d.high)
+
+        space = {param: dimension(param, d) for param, d in box.items()}
+        objective = lambda values: rec(fixed_trial(box, values))  # noqa: E731
+    else:
+        space = [hp.uniform(f"x{i}", 0.0, 1.0) for i in range(dim)]
+        objective = lambda u: rec(list(u))  # noqa: E731
+    fmin(objective, space, algo=tpe.suggest, max_evals=budget, rstate=np.random.default_rng(seed), show_progressbar=False)
 
 
 def run_skopt(rec, dim, budget, seed):
     from skopt import gp_minimize
 
-    gp_minimize(lambda u: rec(list(u)), [(0.0, 1.0)] * dim, n_calls=budget, random_state=seed)
+    if dim is None:
+        box = hpo_box(rec.name)
+        space = [skopt_dimension(d) for d in box.values()]
+        gp_minimize(lambda v: rec(fixed_trial(box, dict(zip(box, v)))), space, n_calls=budget, random_state=seed)
+    else:
+        gp_minimize(lambda u: rec(list(u)), [(0.0, 1.0)] * dim, n_calls=budget, random_state=seed)
 
 
 PEERS = {
@@ -293,6 +366,24 @@ PEERS = {
 }
 
 
+def run_one(task):
+    """One peer's run of one problem and seed, as `bo bench --peers` reads it."""
+    name, noise, peer, seed, budget = task
+    dim = None if name in HPO else len(FUNCTIONS[name][1])
+    rec = Recorder(name, noise, seed)
+    PEERS[peer](rec, dim, budget, seed)
+    if len(rec.best) != budget:
+        raise RuntimeError(f"{peer} on {key(name, noise)} seed {seed} ran {len(rec.best)} trials, not {budget}")
+    return {
+        "problem": key(name, noise),
+        "strategy": peer,
+        "seed": seed,
+        "best": rec.best,
+        "believed_best": rec.believed_best,
+        "suggest_seconds": float(np.mean(rec.suggest_seconds)),
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget", type=int, default=40)
@@ -300,12 +391,15 @@ def main():
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated: " + ", ".join(PEERS))
     parser.add_argument("--suite", default="synthetic", choices=sorted(SUITES))
     parser.add_argument("--problems", default=None, help="comma-separated problem keys (default: the whole suite)")
+    parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (each run is single-threaded)")
     parser.add_argument("--out", default="peers.json")
     args = parser.parse_args()
     peers = args.peers.split(",")
     unknown = [p for p in peers if p not in PEERS]
     if unknown:
         sys.exit(f"unknown peer {unknown[0]} (choose from {', '.join(PEERS)})")
+    if args.jobs < 1:
+        sys.exit("--jobs must be at least 1")
     suite = SUITES[args.suite]
     if args.problems:
         wanted = args.problems.split(",")
@@ -313,28 +407,21 @@ def main():
         missing = set(wanted) - {key(n, s) for n, s in suite}
         if missing:
             sys.exit(f"unknown problem {sorted(missing)[0]} (the suite has {', '.join(key(n, s) for n, s in SUITES[args.suite])})")
-    runs = []
+    tasks = []
     for name, noise in suite:
-        dim = None if name in HPO else len(FUNCTIONS[name][1])
         for peer in peers:
-            if dim is None and not peer.startswith("optuna"):
-                sys.exit(f"{peer} does not run the mixed problem {name}: choose Optuna's peers for it")
-            for seed in range(args.seeds):
-                rec = Recorder(name, noise, seed)
-                PEERS[peer](rec, dim, args.budget, seed)
-                if len(rec.best) != args.budget:
-                    sys.exit(f"{peer} on {key(name, noise)} ran {len(rec.best)} trials, not {args.budget}")
-                runs.append({
-                    "problem": key(name, noise),
-                    "strategy": peer,
-                    "seed": seed,
-                    "best": rec.best,
-                    "believed_best": rec.believed_best,
-                    "suggest_seconds": float(np.mean(rec.suggest_seconds)),
-                })
-            done = [r for r in runs if r["problem"] == key(name, noise) and r["strategy"] == peer]
-            optimum = Recorder(name, 0.0, 0).optimum
-            print(f"{key(name, noise)} {peer}: median final regret {np.median([r['best'][-1] - optimum for r in done]):.3g}", file=sys.stderr)
+            tasks += [(name, noise, peer, seed, args.budget) for seed in range(args.seeds)]
+    # Torch and BLAS threads would fight the pool's processes for the cores.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
+        runs = pool.map(run_one, tasks, chunksize=1)
+    for name, noise in suite:
+        optimum = Recorder(name, 0.0, 0).optimum
+        for peer in peers:
+            finals = [r["best"][-1] - optimum for r in runs if r["problem"] == key(name, noise) and r["strategy"] == peer]
+            if finals:
+                print(f"{key(name, noise)} {peer}: median final regret {np.median(finals):.3g}", file=sys.stderr)
     with open(args.out, "w") as f:
         json.dump(runs, f)
     print(f"wrote {len(runs)} runs to {args.out}", file=sys.stderr)

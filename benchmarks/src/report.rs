@@ -42,6 +42,9 @@ pub struct Summary {
     pub budget: usize,
     pub cells: Vec<Cell>,
     pub strategies: Vec<StrategyLine>,
+    /// `beats[a][b]`: the problems where strategy `a` significantly beat `b`
+    /// (in the order of `strategies`).
+    pub beats: Vec<Vec<Vec<String>>>,
 }
 
 /// The share of the budget after which the median normalized regret of `runs`
@@ -83,7 +86,7 @@ pub fn summarize(runs: &[RunRecord], references: &[Reference]) -> Summary {
     let mut cells = Vec::new();
     let mut rank_sums = vec![0.0; strategies.len()];
     let mut rank_counts = vec![0usize; strategies.len()];
-    let (mut wins, mut losses) = (vec![0usize; strategies.len()], vec![0usize; strategies.len()]);
+    let mut beats = vec![vec![Vec::new(); strategies.len()]; strategies.len()];
     for reference in &problems {
         let mut medians = Vec::new();
         let random_final = median(
@@ -139,12 +142,8 @@ pub fn summarize(runs: &[RunRecord], references: &[Reference]) -> Summary {
                     continue;
                 }
                 let (xa, xb): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
-                if wilcoxon_signed_rank(&xa, &xb) < ALPHA {
-                    if median(&xa) < median(&xb) {
-                        wins[a] += 1;
-                    } else if median(&xa) > median(&xb) {
-                        losses[a] += 1;
-                    }
+                if wilcoxon_signed_rank(&xa, &xb) < ALPHA && median(&xa) < median(&xb) {
+                    beats[a][b].push(reference.problem.clone());
                 }
             }
         }
@@ -155,8 +154,8 @@ pub fn summarize(runs: &[RunRecord], references: &[Reference]) -> Summary {
         .map(|(i, s)| StrategyLine {
             strategy: s.clone(),
             mean_rank: rank_sums[i] / rank_counts[i].max(1) as f64,
-            wins: wins[i],
-            losses: losses[i],
+            wins: beats[i].iter().map(Vec::len).sum(),
+            losses: beats.iter().map(|row| row[i].len()).sum(),
             suggest_seconds: mean(
                 &runs
                     .iter()
@@ -170,6 +169,7 @@ pub fn summarize(runs: &[RunRecord], references: &[Reference]) -> Summary {
         budget: references.first().map_or(0, |r| r.budget),
         cells,
         strategies: strategy_lines,
+        beats,
     }
 }
 
@@ -182,6 +182,9 @@ fn sci(v: f64) -> String {
         format!("{v:.2e}")
     }
 }
+
+/// Up to this many problems are named in a cell of the table of paired wins.
+const NAMED: usize = 3;
 
 /// The summary as Markdown tables.
 pub fn markdown(summary: &Summary) -> String {
@@ -226,6 +229,23 @@ pub fn markdown(summary: &Summary) -> String {
             .collect::<String>()
     );
     out += &format!("\nWins and losses: (problem, other strategy) pairs where a Wilcoxon signed-rank test over paired seeds gives p < {ALPHA}.\n");
+    out += &format!(
+        "\nThe problems where the row's strategy beat the column's (paired, p < {ALPHA}); the problems are named where there are at most {NAMED}:\n\n| beats → | {} |\n|---|{}\n",
+        strategies.join(" | "),
+        "---|".repeat(strategies.len())
+    );
+    for (a, row) in summary.beats.iter().enumerate() {
+        out += &format!("| {} |", strategies[a]);
+        for (b, problems) in row.iter().enumerate() {
+            out += &match problems.len() {
+                _ if a == b => " |".to_string(),
+                0 => " 0 |".to_string(),
+                n if n <= NAMED => format!(" {n} ({}) |", problems.join(", ")),
+                n => format!(" {n} |"),
+            };
+        }
+        out += "\n";
+    }
     let noisy: Vec<&&str> = problems.iter().filter(|p| p.contains("+noise")).collect();
     if !noisy.is_empty() {
         out += "\nNoisy problems: the regret each strategy believed (its pick's observed value) and the pick's true regret, mean over seeds:\n\n";
@@ -304,6 +324,9 @@ mod tests {
         let line = |s: &str| summary.strategies.iter().find(|l| l.strategy == s).unwrap().clone();
         assert_eq!((line("good").wins, line("good").losses), (1, 0));
         assert_eq!((line("bad").wins, line("bad").losses), (0, 1));
+        // Strategies are sorted: bad, good. Only p separates them.
+        assert_eq!(summary.beats[1][0], vec!["p".to_string()]);
+        assert!(summary.beats[0][1].is_empty());
         assert!(line("good").mean_rank < line("bad").mean_rank);
         let cell = summary
             .cells
@@ -316,6 +339,8 @@ mod tests {
             cell.median
         );
         let table = markdown(&summary);
+        assert!(table.contains("| good | 1 (p) | |\n"), "{table}");
+        assert!(table.contains("| bad | | 0 |\n"), "{table}");
         assert_eq!(
             table
                 .lines()

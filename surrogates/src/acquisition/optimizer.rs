@@ -37,7 +37,9 @@ impl Default for AcquisitionOptimizer {
         AcquisitionOptimizer {
             pool_size: 1024,
             local_per_incumbent: 128,
-            starts: 10,
+            // 10 starts left a 10-d bowl (Griewank) short of Optuna's GPSampler
+            // (6 of 20 seeds won, p = 0.014); 20 lost nothing on the broad suite.
+            starts: 20,
             max_steps: 200,
         }
     }
