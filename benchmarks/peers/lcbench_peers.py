@@ -207,6 +207,9 @@ def main():
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated: " + ", ".join(PEERS))
     parser.add_argument("--out", default="lcbench-peers.json")
     args = parser.parse_args()
+    # One thread per run, as run_peers.py: the suggestion times in the tables are comparable.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     peers = args.peers.split(",")
     unknown = [p for p in peers if p not in PEERS]
     if unknown:
