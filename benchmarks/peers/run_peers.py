@@ -325,26 +325,29 @@ def fixed_trial(box, values):
     return optuna.trial.FixedTrial(params)
 
 
+def hyperopt_dimension(param, d):
+    """Hyperopt's dimension for an Optuna distribution."""
+    import optuna
+    from hyperopt import hp
+
+    if isinstance(d, optuna.distributions.CategoricalDistribution):
+        return hp.choice(param, list(d.choices))
+    if isinstance(d, optuna.distributions.IntDistribution):
+        return hp.qloguniform(param, math.log(d.low), math.log(d.high), 1) if d.log else hp.uniformint(param, d.low, d.high)
+    return hp.loguniform(param, math.log(d.low), math.log(d.high)) if d.log else hp.uniform(param, d.low, d.high)
+
+
 def run_hyperopt(rec, dim, budget, seed):
     from hyperopt import fmin, hp, tpe
-    import optuna
+
+    def search(objective, space):
+        fmin(objective, space, algo=tpe.suggest, max_evals=budget, rstate=np.random.default_rng(seed), show_progressbar=False)
 
     if dim is None:
         box = hpo_box(rec.name)
-
-        def dimension(param, d):
-            if isinstance(d, optuna.distributions.CategoricalDistribution):
-                return hp.choice(param, list(d.choices))
-            if isinstance(d, optuna.distributions.IntDistribution):
-                return hp.qloguniform(param, math.log(d.low), math.log(d.high), 1) if d.log else hp.uniformint(param, d.low, d.high)
-            return hp.loguniform(param, math.log(d.low), math.log(d.high)) if d.log else hp.uniform(param, d.low, d.high)
-
-        space = {param: dimension(param, d) for param, d in box.items()}
-        objective = lambda values: rec(fixed_trial(box, values))  # noqa: E731
+        search(lambda values: rec(fixed_trial(box, values)), {param: hyperopt_dimension(param, d) for param, d in box.items()})
     else:
-        space = [hp.uniform(f"x{i}", 0.0, 1.0) for i in range(dim)]
-        objective = lambda u: rec(list(u))  # noqa: E731
-    fmin(objective, space, algo=tpe.suggest, max_evals=budget, rstate=np.random.default_rng(seed), show_progressbar=False)
+        search(lambda u: rec(list(u)), [hp.uniform(f"x{i}", 0.0, 1.0) for i in range(dim)])
 
 
 def run_skopt(rec, dim, budget, seed):

@@ -2,7 +2,7 @@
 //! wins and losses, suggestion overhead, and how much noisy problems fooled
 //! each strategy.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -120,30 +120,31 @@ pub fn summarize(runs: &[RunRecord], references: &[Reference]) -> Summary {
             rank_sums[i] += r[k];
             rank_counts[i] += 1;
         }
-        // Paired over the seeds both strategies ran.
-        for a in 0..strategies.len() {
-            for b in 0..strategies.len() {
-                if a == b {
-                    continue;
-                }
-                let (ra, rb) = (
-                    runs_of(&reference.problem, &strategies[a]),
-                    runs_of(&reference.problem, &strategies[b]),
-                );
-                let pairs: Vec<(f64, f64)> = ra
+        // Paired over the seeds both strategies ran; each pair tested once
+        // (the test is two-sided), the better median taking the win.
+        let by_seed: Vec<BTreeMap<u64, f64>> = strategies
+            .iter()
+            .map(|s| {
+                runs_of(&reference.problem, s)
                     .iter()
-                    .filter_map(|x| {
-                        rb.iter()
-                            .find(|y| y.seed == x.seed)
-                            .map(|y| (final_normalized(x, reference), final_normalized(y, reference)))
-                    })
-                    .collect();
-                if pairs.len() < 5 {
+                    .map(|r| (r.seed, final_normalized(r, reference)))
+                    .collect()
+            })
+            .collect();
+        for a in 0..strategies.len() {
+            for b in a + 1..strategies.len() {
+                let (xa, xb): (Vec<f64>, Vec<f64>) = by_seed[a]
+                    .iter()
+                    .filter_map(|(seed, x)| by_seed[b].get(seed).map(|y| (*x, *y)))
+                    .unzip();
+                if xa.len() < 5 || wilcoxon_signed_rank(&xa, &xb) >= ALPHA {
                     continue;
                 }
-                let (xa, xb): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
-                if wilcoxon_signed_rank(&xa, &xb) < ALPHA && median(&xa) < median(&xb) {
+                let (ma, mb) = (median(&xa), median(&xb));
+                if ma < mb {
                     beats[a][b].push(reference.problem.clone());
+                } else if mb < ma {
+                    beats[b][a].push(reference.problem.clone());
                 }
             }
         }
