@@ -39,13 +39,16 @@ pub fn defaults(dataset: Dataset) -> TrainConfig {
             epochs: 10,
             schedule: Schedule::Linear,
             warmup: 0.23,
+            warmup_from: 0.2,
+            decay_to: 0.07,
             augment: Augment {
                 flip: true,
                 translate: 2,
                 cutout: 0,
             },
             mixed_precision: true,
-            tta: true,
+            lookahead: true,
+            tta: 2,
             train_images: 0,
         },
         // Small enough that a study of a dozen trials runs in minutes on 2 CPU cores.
@@ -61,6 +64,8 @@ pub fn defaults(dataset: Dataset) -> TrainConfig {
             epochs: 2,
             schedule: Schedule::Linear,
             warmup: 0.1,
+            warmup_from: 0.0,
+            decay_to: 0.0,
             // Two epochs are too few for flips and shifts to pay off.
             augment: Augment {
                 flip: false,
@@ -68,7 +73,8 @@ pub fn defaults(dataset: Dataset) -> TrainConfig {
                 cutout: 0,
             },
             mixed_precision: true,
-            tta: false,
+            lookahead: false,
+            tta: 0,
             train_images: 20000,
         },
     }
@@ -139,7 +145,7 @@ mod tests {
                 "model" => json!("cnn"),
                 "optimizer" => json!("adam"),
                 "schedule" => json!("cosine"),
-                "flip" | "mixed_precision" | "tta" => json!(true),
+                "flip" | "mixed_precision" | "tta" | "lookahead" => json!(true),
                 "batch_size" | "epochs" | "translate" | "cutout" | "train_images" | "blocks" => json!(2),
                 _ => json!(0.1),
             }

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use bo::objective::training::{DataFlags, Dataset, TrainingData};
 use bo_benchmarks::stats;
 use bo_trainer::serve::serve;
-use bo_trainer::{defaults, describe, device, load, train, EpochStats, TrainError, TrainResult};
+use bo_trainer::{defaults, describe, device, load, train, EpochStats, TrainConfig, TrainError, TrainResult};
 use clap::{Parser, Subcommand};
 use serde_json::Value;
 
@@ -48,9 +48,10 @@ enum Commands {
     #[command(after_help = "\
 Hyperparameters (--set NAME=VALUE): model (cnn, airbench, resnet, resnet:B1,B2,B3,B4), width,
 optimizer (sgd, adam, adamw), lr, momentum, weight_decay, label_smoothing, batch_size, epochs,
-schedule (constant, linear, cosine, onecycle), warmup, flip, translate, cutout,
-mixed_precision, tta, train_images, blocks. Unset ones keep the dataset's defaults.
-BO_DEVICE=cpu trains on the CPU even where CUDA is available.")]
+schedule (constant, linear, cosine, onecycle), warmup, warmup_from, decay_to, flip, translate,
+cutout, mixed_precision, lookahead, tta (0, 1, 2), train_images, blocks. Unset ones keep the
+dataset's defaults. BO_DEVICE=cpu trains on the CPU even where CUDA is available. On CUDA, one
+untimed epoch runs first, so that cuDNN's autotuning is not counted in the first seed's seconds.")]
     Train {
         #[command(flatten)]
         data: DataArgs,
@@ -116,8 +117,18 @@ fn train_seeds(settings: &TrainingData, set: &[String], seeds: u64, label: Optio
         .with_params(&params)
         .map_err(anyhow::Error::msg)?;
     let data = load(settings)?;
-    eprintln!("training on {}", describe(data.train.images.device()));
+    let device = data.train.images.device();
+    eprintln!("training on {}", describe(device));
     let stop = || STOP.load(Ordering::SeqCst);
+    if device.is_cuda() {
+        eprintln!("  warm-up: one untimed epoch for cuDNN's autotuner");
+        let warm_up = TrainConfig { epochs: 1, ..config.clone() };
+        match train(&data, &warm_up, 0, &mut |_| true, &stop) {
+            Ok(_) => {}
+            Err(TrainError::Stopped | TrainError::Pruned(_)) => bail!("interrupted"),
+            Err(TrainError::Diverged(why) | TrainError::Invalid(why)) => bail!("warm-up: {why}"),
+        }
+    }
     let mut results = Vec::new();
     for seed in 0..seeds {
         let mut on_epoch = |s: &EpochStats| {

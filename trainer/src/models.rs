@@ -7,6 +7,8 @@ use std::str::FromStr;
 use tch::nn::{self, ModuleT};
 use tch::{Kind, Tensor};
 
+use crate::augment::channels_last;
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Architecture {
     SmallCnn,
@@ -164,7 +166,12 @@ fn frozen_scale_batch_norm(vs: nn::Path, c: i64) -> nn::BatchNorm {
 fn airbench(vs: &nn::Path, c: i64, classes: i64, widths: [i64; 3], images: &Tensor) -> nn::SequentialT {
     let whiten_out = 2 * c * 4;
     let mut whiten = conv(vs / "whiten", c, whiten_out, 2, Default::default());
-    tch::no_grad(|| whiten.ws.copy_(&whitening_filters(images)));
+    tch::no_grad(|| {
+        whiten.ws.copy_(&whitening_filters(images));
+        if let Some(bias) = whiten.bs.as_mut() {
+            let _ = bias.zero_();
+        }
+    });
     let _ = whiten.ws.set_requires_grad(false);
     let mut net = nn::seq_t().add(whiten).add_fn(|x| x.gelu("none"));
     let mut cin = whiten_out;
@@ -184,6 +191,23 @@ fn airbench(vs: &nn::Path, c: i64, classes: i64, widths: [i64; 3], images: &Tens
     net.add_fn(|x| x.adaptive_max_pool2d([1, 1]).0.flatten(1, -1))
         .add(head)
         .add_fn(|x| x / 9.0)
+}
+
+/// airbench's whitening bias (it learns for the first epochs only); other
+/// networks have none.
+pub fn whitening_bias(vs: &nn::VarStore) -> Option<Tensor> {
+    vs.variables().remove("whiten.bias")
+}
+
+/// Lays every convolution's filters out channels-last (NHWC), as the images
+/// are on CUDA, so cuDNN runs its NHWC kernels without transposing.
+pub fn to_channels_last(vs: &nn::VarStore) {
+    tch::no_grad(|| {
+        for mut variable in vs.variables().into_values().filter(|v| v.dim() == 4) {
+            let laid_out = channels_last(&variable);
+            variable.set_data(&laid_out);
+        }
+    });
 }
 
 /// A 3x3 convolution whose first filters, up to one per input channel, start
@@ -312,7 +336,7 @@ mod tests {
 
     #[test]
     fn every_network_maps_a_batch_to_class_scores() {
-        tch::manual_seed(0);
+        let _seeded = crate::train::seed_torch(0);
         let images = Tensor::randn([4, 3, 32, 32], (Kind::Float, Device::Cpu));
         for architecture in [
             Architecture::SmallCnn,
@@ -329,7 +353,7 @@ mod tests {
 
     /// Every network's variables, built on random images.
     fn variables(architecture: &Architecture) -> Vec<(String, Tensor)> {
-        tch::manual_seed(0);
+        let _seeded = crate::train::seed_torch(0);
         let images = Tensor::randn([16, 3, 32, 32], (Kind::Float, Device::Cpu));
         let vs = nn::VarStore::new(Device::Cpu);
         let _net = build(architecture, &vs.root(), [3, 32, 32], 10, 1.0, &|| {
@@ -394,7 +418,7 @@ mod tests {
 
     #[test]
     fn airbench_convolutions_start_by_passing_their_inputs_through() {
-        tch::manual_seed(0);
+        let _seeded = crate::train::seed_torch(0);
         let vs = nn::VarStore::new(Device::Cpu);
         let conv = identity_start_conv3x3(vs.root() / "conv", 4, 6);
         let x = Tensor::randn([2, 4, 5, 5], (Kind::Float, Device::Cpu));
@@ -406,7 +430,7 @@ mod tests {
 
     #[test]
     fn the_whitening_stem_decorrelates_patches() {
-        tch::manual_seed(0);
+        let _seeded = crate::train::seed_torch(0);
         // Strongly correlated channels: the same noise plus a little of its own.
         let base = Tensor::randn([64, 1, 8, 8], (Kind::Float, Device::Cpu));
         let images = Tensor::cat(&[&base, &(&base + 0.1 * base.randn_like()), &(&base * 0.5)], 1);
