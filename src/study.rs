@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use bo_surrogates::pruners::{PeerValue, Peers, Progress, Pruner};
-use bo_surrogates::{History, Observation, Sampler};
+use bo_surrogates::{CurveObservation, History, Observation, Sampler};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::objective::{interrupted, Decision, Objective, Outcome, Report, TrialContext};
@@ -88,12 +88,47 @@ fn fidelity_level(dims: usize, trials: &[&TrialRecord], pruner: &dyn Pruner) -> 
         .map_or(Level::Final, |(l, _)| *l)
 }
 
+/// A finished or pruned trial's reports where the pruner compares trials
+/// (the first at or after each rung; for pruners without rungs, after steps
+/// 1, 2, 4, 8, …), each at the step it was reported, and its last step, where
+/// a complete trial has its final value.
+fn curve_observations(trial: &TrialRecord, point: &[f64], pruner: &dyn Pruner, goal: Goal) -> Vec<CurveObservation> {
+    let final_value = match trial.state {
+        TrialState::Complete => trial.value,
+        TrialState::Pruned => trial.intermediate.last().map(|p| p.1),
+        TrialState::Running | TrialState::Failed => return Vec::new(),
+    };
+    let last = resource_used(trial);
+    let marks: Vec<i64> = pruner
+        .rungs(trial.number)
+        .unwrap_or_else(|| (0..63).map(|k| 1i64 << k).take_while(|&s| s < last).collect());
+    let mut reports: Vec<(i64, f64)> = marks
+        .into_iter()
+        .filter_map(|mark| trial.intermediate.iter().find(|(s, _)| *s >= mark).copied())
+        .filter(|&(step, _)| step < last)
+        .collect();
+    reports.dedup_by_key(|r| r.0);
+    let at_last = final_value.filter(|_| last > 0).map(|v| (last, v));
+    reports
+        .into_iter()
+        .chain(at_last)
+        .filter(|(_, v)| v.is_finite())
+        .map(|(step, v)| CurveObservation {
+            point: point.to_vec(),
+            step,
+            value: goal.to_loss(v),
+        })
+        .collect()
+}
+
 /// What strategies learn from stored trials. Configurations outside the
 /// space (a study resumed with a changed sweep) are left out. Under a
 /// pruner, values come from one fidelity (BOHB's rule, see
 /// [`fidelity_level`]): pruned trials there are low-fidelity evidence, never
 /// failures and never final values; those stopped below it are only kept from
-/// being proposed again.
+/// being proposed again. Under a pruner, `curves` also holds every such
+/// trial's values at its rungs and its last step, for the GP, which takes
+/// the fidelity as an input.
 pub fn history(space: &Space, goal: Goal, trials: &[TrialRecord], pruner: Option<&dyn Pruner>) -> History {
     let searched: Vec<&TrialRecord> = trials.iter().filter(|t| t.is_search() && !t.abandoned).collect();
     let level = match pruner {
@@ -108,6 +143,9 @@ pub fn history(space: &Space, goal: Goal, trials: &[TrialRecord], pruner: Option
         };
         // Inactive parameters at their canonical coordinate, as suggestions have them.
         domain.snap(&mut point);
+        if let Some(pruner) = pruner {
+            history.curves.extend(curve_observations(trial, &point, pruner, goal));
+        }
         let observed = match (trial.state, level) {
             (TrialState::Complete, Level::Final) => trial.value,
             (TrialState::Complete | TrialState::Pruned, Level::Step(step)) => value_at(trial, step),
@@ -531,5 +569,57 @@ mod tests {
             vec![0.1, 0.1]
         );
         assert_eq!((plain.failed.len(), plain.seen.len()), (0, 13));
+        assert!(plain.curves.is_empty());
+    }
+
+    #[test]
+    fn under_a_pruner_curves_hold_each_trials_values_at_its_rungs_and_its_last_step() {
+        let space = Sweep::from_value(json!({"parameters": {"x": {"min": 0.0, "max": 1.0}}}), "test")
+            .unwrap()
+            .space;
+        // Rungs at 1 and 3.
+        let asha = Asha {
+            max_resource: Some(9),
+            ..Asha::default()
+        };
+        let complete = TrialRecord::for_test(
+            0,
+            TrialState::Complete,
+            json!({"x": 0.5}),
+            Some(0.05),
+            &[(1, 0.9), (2, 0.8), (4, 0.3), (9, 0.1)],
+            Some(9),
+        );
+        let trials = [
+            complete,
+            trial(1, 0.2, TrialState::Pruned, &[(1, 0.7), (2, 0.6)]),
+            trial(2, 0.4, TrialState::Failed, &[(1, 0.2)]),
+            trial(3, 0.6, TrialState::Running, &[(1, 0.2)]),
+            trial(4, 0.8, TrialState::Pruned, &[(1, f64::NAN)]),
+        ];
+        let h = history(&space, Goal::Maximize, &trials, Some(&asha));
+        let curves: Vec<(f64, i64, f64)> = h.curves.iter().map(|o| (o.point[0], o.step, o.value)).collect();
+        // Rung 3 is read at the first report after it, step 4; the complete
+        // trial's last step holds its final value, not its last report; values
+        // are losses (maximized, so negated); running, failed and NaN give none.
+        assert_eq!(
+            curves,
+            vec![
+                (0.5, 1, -0.9),
+                (0.5, 4, -0.3),
+                (0.5, 9, -0.05),
+                (0.2, 1, -0.7),
+                (0.2, 2, -0.6)
+            ]
+        );
+        // Without rungs (the median pruner): the reports after steps 1, 2, 4
+        // and 8 (that one is step 9, the last).
+        let median = bo_surrogates::pruners::median(5, 1, 1);
+        let steps: Vec<i64> = history(&space, Goal::Minimize, &trials[..1], Some(&median))
+            .curves
+            .iter()
+            .map(|o| o.step)
+            .collect();
+        assert_eq!(steps, vec![1, 2, 4, 9]);
     }
 }

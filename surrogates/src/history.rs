@@ -9,6 +9,15 @@ pub struct Observation {
     pub value: f64,
 }
 
+/// A trial's value at one step of its learning curve (under a pruner).
+#[derive(Clone, Debug)]
+pub struct CurveObservation {
+    pub point: Vec<f64>,
+    /// The resource spent when the value was reported (an epoch, say).
+    pub step: i64,
+    pub value: f64,
+}
+
 /// Everything a strategy may learn from: finished, pending and failed trials.
 #[derive(Clone, Debug, Default)]
 pub struct History {
@@ -20,6 +29,10 @@ pub struct History {
     /// Points evaluated only at a lower fidelity than the one `complete` holds
     /// (pruned early); never proposed again.
     pub seen: Vec<Vec<f64>>,
+    /// Under a pruner, every finished or pruned trial's values at the steps
+    /// where it could have been stopped and at its last one, for strategies
+    /// that take the fidelity as an input; empty without a pruner.
+    pub curves: Vec<CurveObservation>,
 }
 
 impl History {

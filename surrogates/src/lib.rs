@@ -21,7 +21,7 @@ pub mod sobol;
 pub mod tpe;
 
 pub use domain::{category_index, Condition, Dim, DimKind, Domain, Prior};
-pub use history::{History, Observation};
+pub use history::{CurveObservation, History, Observation};
 pub use registry::{build_sampler, SamplerOptions, SAMPLER_NAMES};
 pub use sampler::{per_call_rng, Sampler, SamplerError};
 

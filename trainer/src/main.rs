@@ -122,7 +122,10 @@ fn train_seeds(settings: &TrainingData, set: &[String], seeds: u64, label: Optio
     let stop = || STOP.load(Ordering::SeqCst);
     if device.is_cuda() {
         eprintln!("  warm-up: one untimed epoch for cuDNN's autotuner");
-        let warm_up = TrainConfig { epochs: 1, ..config.clone() };
+        let warm_up = TrainConfig {
+            epochs: 1,
+            ..config.clone()
+        };
         match train(&data, &warm_up, 0, &mut |_| true, &stop) {
             Ok(_) => {}
             Err(TrainError::Stopped | TrainError::Pruned(_)) => bail!("interrupted"),

@@ -183,9 +183,10 @@ impl TrainConfig {
                     // true asks for the most views, false for none.
                     self.tta = match flag() {
                         Ok(on) => 2 * i64::from(on),
-                        Err(_) => count(0).ok().filter(|&level| level <= 2).ok_or_else(|| {
-                            format!("`tta` must be 0, 1, 2, true or false, got {value}")
-                        })?,
+                        Err(_) => count(0)
+                            .ok()
+                            .filter(|&level| level <= 2)
+                            .ok_or_else(|| format!("`tta` must be 0, 1, 2, true or false, got {value}"))?,
                     }
                 }
                 "train_images" => self.train_images = count(0)?,
@@ -202,7 +203,10 @@ impl TrainConfig {
 
     /// The learning rate at `progress` ∈ [0, 1] of training.
     fn lr_at(&self, progress: f64) -> f64 {
-        self.lr * self.schedule.factor(progress, self.warmup, self.warmup_from, self.decay_to)
+        self.lr
+            * self
+                .schedule
+                .factor(progress, self.warmup, self.warmup_from, self.decay_to)
     }
 
     /// How much faster than the weights airbench's batch-norm shifts learn:
@@ -522,7 +526,9 @@ impl<'a> Run<'a> {
                     0 => scores(&x),
                     1 => mirrored(&x),
                     _ => {
-                        let [_, _, h, w] = x.size()[..] else { unreachable!("images are [N, C, H, W]") };
+                        let [_, _, h, w] = x.size()[..] else {
+                            unreachable!("images are [N, C, H, W]")
+                        };
                         let padded = x.reflection_pad2d([1, 1, 1, 1]);
                         let up_left = padded.narrow(2, 0, h).narrow(3, 0, w);
                         let down_right = padded.narrow(2, 2, h).narrow(3, 2, w);
@@ -938,7 +944,10 @@ mod tests {
             (config.lr, config.batch_size, config.optimizer, config.tta),
             (0.3, 256, OptimizerKind::AdamW, 0)
         );
-        assert_eq!(config.clone().with_params(&params(json!({"tta": true}))).unwrap().tta, 2);
+        assert_eq!(
+            config.clone().with_params(&params(json!({"tta": true}))).unwrap().tta,
+            2
+        );
         assert_eq!(config.model, Architecture::ResNet { blocks: [2; 4] });
         for (bad, message) in [
             (json!({"lr": -1.0}), "`lr` must be > 0"),

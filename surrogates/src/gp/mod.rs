@@ -59,11 +59,13 @@ impl GpSampler {
 }
 
 /// Maps unit-domain points to model inputs: one input per ordered
-/// coordinate, a one-hot block per categorical.
+/// coordinate, a one-hot block per categorical, and under a pruner a last
+/// input for the fidelity, which points to predict take at its top (1).
 struct Encoder {
     /// For each domain dimension, its first input column and its width.
     columns: Vec<(usize, usize)>,
     width: usize,
+    with_fidelity: bool,
 }
 
 impl Encoder {
@@ -78,7 +80,20 @@ impl Encoder {
             columns.push((width, w));
             width += w;
         }
-        Encoder { columns, width }
+        Encoder {
+            columns,
+            width,
+            with_fidelity: false,
+        }
+    }
+
+    fn with_fidelity(domain: &Domain) -> Self {
+        let plain = Encoder::new(domain);
+        Encoder {
+            width: plain.width + 1,
+            with_fidelity: true,
+            ..plain
+        }
     }
 
     fn encode_into(&self, point: &[f64], out: &mut [f64]) {
@@ -89,6 +104,9 @@ impl Encoder {
             } else {
                 out[start + category_index(u, w)] = 1.0;
             }
+        }
+        if self.with_fidelity {
+            out[self.width - 1] = 1.0;
         }
     }
 
@@ -259,20 +277,96 @@ impl GpSampler {
     }
 }
 
+/// Where the acquisition's incumbent comes from.
+enum Incumbents {
+    /// The observed values (transformed as the model's outputs): the best of
+    /// them, and the points best first.
+    Observed { best: f64, ranked: Vec<Vec<f64>> },
+    /// The posterior mean at the top fidelity of these points: observations
+    /// at lower fidelities are not final values.
+    Predicted(Vec<Vec<f64>>),
+}
+
+/// The fidelity input of a step: its logarithm over that of the top step, so
+/// that the top step is 1 and the early epochs, where curves move most, are
+/// spread out.
+fn fidelity(step: i64, top: i64) -> f64 {
+    if top > 1 {
+        (step.max(1) as f64).ln() / (top as f64).ln()
+    } else {
+        1.0
+    }
+}
+
 impl Sampler for GpSampler {
     fn suggest(&mut self, domain: &Domain, history: &History) -> Result<Option<Vec<f64>>, SamplerError> {
+        if !history.curves.is_empty() {
+            return self.suggest_across_fidelities(domain, history);
+        }
         let observed: Vec<_> = history.complete.iter().filter(|o| o.value.is_finite()).collect();
         if observed.len() < self.initial_points(domain) {
             return SobolSampler::new(self.seed).suggest(domain, history);
         }
+        let encoder = Encoder::new(domain);
+        let x = encoder.encode_all(observed.iter().map(|o| &o.point));
+        let y = yeo_johnson(&observed.iter().map(|o| o.value).collect::<Vec<_>>());
+        let mut order: Vec<usize> = (0..observed.len()).collect();
+        order.sort_by(|&a, &b| observed[a].value.total_cmp(&observed[b].value));
+        let incumbents = Incumbents::Observed {
+            best: y.iter().copied().fold(f64::INFINITY, f64::min),
+            ranked: order.iter().take(3).map(|&i| observed[i].point.clone()).collect(),
+        };
+        self.propose(domain, history, &encoder, x, y, incumbents)
+    }
+}
+
+impl GpSampler {
+    /// Under a pruner: one GP over the configuration and the fidelity, fitted
+    /// to every trial's values at its rungs and its last step, maximizing the
+    /// acquisition at the top fidelity. Unlike a model of one rung (BOHB's),
+    /// it learns from every trial, pruned early or not, and predicts final
+    /// values rather than early ones.
+    fn suggest_across_fidelities(
+        &mut self,
+        domain: &Domain,
+        history: &History,
+    ) -> Result<Option<Vec<f64>>, SamplerError> {
+        let observed: Vec<_> = history.curves.iter().filter(|o| o.value.is_finite()).collect();
+        let mut points: Vec<Vec<f64>> = Vec::new();
+        let mut keys = std::collections::HashSet::new();
+        for o in &observed {
+            if keys.insert(domain.key(&o.point)) {
+                points.push(o.point.clone());
+            }
+        }
+        if points.len() < self.initial_points(domain) {
+            return SobolSampler::new(self.seed).suggest(domain, history);
+        }
+        let encoder = Encoder::with_fidelity(domain);
+        let top = observed.iter().map(|o| o.step).max().unwrap_or(1);
+        let mut x = encoder.encode_all(observed.iter().map(|o| &o.point));
+        for (mut row, o) in x.axis_iter_mut(Axis(0)).zip(&observed) {
+            row[encoder.width - 1] = fidelity(o.step, top);
+        }
+        let y = yeo_johnson(&observed.iter().map(|o| o.value).collect::<Vec<_>>());
+        self.propose(domain, history, &encoder, x, y, Incumbents::Predicted(points))
+    }
+
+    /// Fits the GP to (x, y) and maximizes the acquisition over the domain.
+    fn propose(
+        &mut self,
+        domain: &Domain,
+        history: &History,
+        encoder: &Encoder,
+        x: Array2<f64>,
+        y: Array1<f64>,
+        incumbents: Incumbents,
+    ) -> Result<Option<Vec<f64>>, SamplerError> {
         let taken = history.taken(domain);
         if domain.cardinality().is_some_and(|n| taken.len() as u128 >= n) {
             return Ok(None);
         }
         let mut rng = per_call_rng(self.seed, history);
-        let encoder = Encoder::new(domain);
-        let x = encoder.encode_all(observed.iter().map(|o| &o.point));
-        let y = yeo_johnson(&observed.iter().map(|o| o.value).collect::<Vec<_>>());
         let hyper = self.fit(&x, &y, &mut rng)?;
         let kernel = self.config.kernel;
         let condition = |x: &Array2<f64>, y: &Array1<f64>| {
@@ -280,8 +374,16 @@ impl Sampler for GpSampler {
                 .ok_or_else(|| SamplerError::Numerical("the kernel matrix could not be factorized".into()))
         };
         let mut posterior = condition(&x, &y)?;
-        // The incumbent: the best observation (standardized).
-        let mut best = y.iter().copied().fold(f64::INFINITY, f64::min);
+        let (mut best, incumbents) = match incumbents {
+            Incumbents::Observed { best, ranked } => (best, ranked),
+            Incumbents::Predicted(points) => {
+                let (mean, _) = posterior.predict(encoder.encode_all(points.iter()).view());
+                let mut order: Vec<usize> = (0..points.len()).collect();
+                order.sort_by(|&a, &b| mean[a].total_cmp(&mean[b]));
+                let best = mean.iter().copied().fold(f64::INFINITY, f64::min);
+                (best, order.iter().take(3).map(|&i| points[i].clone()).collect())
+            }
+        };
         if !history.pending.is_empty() {
             // Kriging believer: pretend pending points returned the posterior mean.
             let xp = encoder.encode_all(history.pending.iter());
@@ -292,22 +394,19 @@ impl Sampler for GpSampler {
             let y_all = ndarray::concatenate(Axis(0), &[y.view(), believed.view()]).expect("vectors");
             posterior = condition(&x_all, &y_all)?;
         }
-        let mut order: Vec<usize> = (0..observed.len()).collect();
-        order.sort_by(|&a, &b| observed[a].value.total_cmp(&observed[b].value));
-        let incumbents: Vec<Vec<f64>> = order.iter().take(3).map(|&i| observed[i].point.clone()).collect();
 
         let choice = match self.config.acquisition.pointwise(best) {
             Some(acquisition) => {
                 let surface = AcquisitionSurface {
                     posterior: &posterior,
-                    encoder: &encoder,
+                    encoder,
                     acquisition: acquisition.as_ref(),
                 };
                 optimize_acquisition(&surface, domain, &incumbents, &taken, &self.config.optimizer, &mut rng)
             }
             None => thompson_choice(
                 &posterior,
-                &encoder,
+                encoder,
                 domain,
                 &incumbents,
                 &taken,
@@ -378,7 +477,7 @@ mod tests {
     use rand::rngs::StdRng;
     use rand::SeedableRng;
 
-    use crate::{Dim, Observation, Prior as DimPrior};
+    use crate::{CurveObservation, Dim, Observation, Prior as DimPrior};
 
     #[test]
     fn the_power_transform_keeps_normal_values_and_tames_a_plateau() {
@@ -611,5 +710,59 @@ mod tests {
         assert_eq!(history.complete.len(), 12);
         assert_eq!(history.taken(&domain).len(), 12);
         assert_eq!(history.best().unwrap().value, 0.0);
+    }
+
+    /// Learning curves that cross: early on x = 0.25 looks best, at the last
+    /// step x = 0.75 is. Most trials were stopped early. The GP over the
+    /// fidelity proposes near the final optimum, where a model of the
+    /// best-populated step alone would go to the early one.
+    #[test]
+    fn across_fidelities_the_gp_proposes_where_final_values_are_best() {
+        let domain = Domain::new(vec![Dim::continuous("x")]);
+        let loss = |x: f64, step: i64| {
+            let t = (step as f64).ln() / 27f64.ln();
+            let optimum = 0.25 + 0.5 * t;
+            (x - optimum).powi(2) + 0.3 * (1.0 - t)
+        };
+        let mut history = History::default();
+        for i in 0..20 {
+            let x = (i as f64 + 0.5) / 20.0;
+            let steps: &[i64] = if i % 4 == 1 { &[1, 3, 9, 27] } else { &[1, 3] };
+            for &step in steps {
+                history.curves.push(CurveObservation {
+                    point: vec![x],
+                    step,
+                    value: loss(x, step),
+                });
+            }
+            history.seen.push(vec![x]);
+        }
+        let mut suggestions = Vec::new();
+        for seed in 0..5 {
+            let p = GpSampler::new(seed, GpConfig::default())
+                .suggest(&domain, &history)
+                .unwrap()
+                .unwrap();
+            suggestions.push(p[0]);
+        }
+        assert!(suggestions.iter().all(|x| (x - 0.75).abs() < 0.12), "{suggestions:?}");
+        // The same trials seen BOHB's way, at step 3 (every trial reached it).
+        let at_step_3 = History {
+            complete: history
+                .curves
+                .iter()
+                .filter(|o| o.step == 3)
+                .map(|o| Observation {
+                    point: o.point.clone(),
+                    value: o.value,
+                })
+                .collect(),
+            ..History::default()
+        };
+        let rung_wise = GpSampler::new(0, GpConfig::default())
+            .suggest(&domain, &at_step_3)
+            .unwrap()
+            .unwrap();
+        assert!((rung_wise[0] - 0.75).abs() > 0.2, "{rung_wise:?}");
     }
 }
