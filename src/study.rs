@@ -531,8 +531,8 @@ mod tests {
         )
     }
 
-    #[test]
-    fn under_a_pruner_strategies_learn_at_the_highest_rung_with_enough_trials() {
+    /// One parameter x in [0, 1], and ASHA with rungs at steps 1 and 3.
+    fn space_and_asha() -> (Space, Asha) {
         let space = Sweep::from_value(json!({"parameters": {"x": {"min": 0.0, "max": 1.0}}}), "test")
             .unwrap()
             .space;
@@ -540,6 +540,12 @@ mod tests {
             max_resource: Some(9),
             ..Asha::default()
         };
+        (space, asha)
+    }
+
+    #[test]
+    fn under_a_pruner_strategies_learn_at_the_highest_rung_with_enough_trials() {
+        let (space, asha) = space_and_asha();
         // Ten trials pruned at step 1, three more at step 3, two complete at 9.
         let mut trials: Vec<TrialRecord> = (0..10)
             .map(|i| trial(i, i as f64 / 20.0, TrialState::Pruned, &[(1, 5.0 + i as f64)]))
@@ -574,14 +580,7 @@ mod tests {
 
     #[test]
     fn under_a_pruner_curves_hold_each_trials_values_at_its_rungs_and_its_last_step() {
-        let space = Sweep::from_value(json!({"parameters": {"x": {"min": 0.0, "max": 1.0}}}), "test")
-            .unwrap()
-            .space;
-        // Rungs at 1 and 3.
-        let asha = Asha {
-            max_resource: Some(9),
-            ..Asha::default()
-        };
+        let (space, asha) = space_and_asha();
         let complete = TrialRecord::for_test(
             0,
             TrialState::Complete,
