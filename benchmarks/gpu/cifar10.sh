@@ -32,7 +32,7 @@ reference_row="$("$bo" train --dataset cifar10 --data-dir "$data" --seeds "$seed
     --label "ResNet-34 [1,1,1,1], Adam 1e-3, batch 1024, 1 epoch" \
     --set model=resnet --set optimizer=adam --set lr=0.001 --set momentum=0.9 --set weight_decay=0 \
     --set batch_size=1024 --set epochs=1 --set schedule=constant --set warmup=0 --set label_smoothing=0 \
-    --set flip=false --set translate=0 --set cutout=0 --set tta=false "$@" | tail -n 1)"
+    --set flip=false --set translate=0 --set cutout=0 --set tta=false --set lookahead=false "$@" | tail -n 1)"
 echo
 echo "| run | seeds | test accuracy (%) | training seconds | images/s |"
 echo "|---|---|---|---|---|"
