@@ -51,7 +51,12 @@ enum Level {
 
 /// A trial's value (as reported) at the first step at or after `step`.
 fn value_at(trial: &TrialRecord, step: i64) -> Option<f64> {
-    trial.intermediate.iter().find(|(s, _)| *s >= step).map(|p| p.1)
+    report_at(trial, step).map(|p| p.1)
+}
+
+/// A trial's first report (step, value) at or after `step`.
+fn report_at(trial: &TrialRecord, step: i64) -> Option<(i64, f64)> {
+    trial.intermediate.iter().find(|(s, _)| *s >= step).copied()
 }
 
 /// BOHB's choice: the highest fidelity with enough observations, else the
@@ -104,7 +109,7 @@ fn curve_observations(trial: &TrialRecord, point: &[f64], pruner: &dyn Pruner, g
         .unwrap_or_else(|| (0..63).map(|k| 1i64 << k).take_while(|&s| s < last).collect());
     let mut reports: Vec<(i64, f64)> = marks
         .into_iter()
-        .filter_map(|mark| trial.intermediate.iter().find(|(s, _)| *s >= mark).copied())
+        .filter_map(|mark| report_at(trial, mark))
         .filter(|&(step, _)| step < last)
         .collect();
     reports.dedup_by_key(|r| r.0);

@@ -238,6 +238,27 @@ fn yeo_johnson(values: &[f64]) -> Array1<f64> {
     standardize(&z.iter().map(|&x| transform(x, best)).collect::<Vec<_>>())
 }
 
+/// Where the acquisition's incumbent comes from.
+enum Incumbents {
+    /// The observed values (transformed as the model's outputs): the best of
+    /// them, and the points best first.
+    Observed { best: f64, ranked: Vec<Vec<f64>> },
+    /// The posterior mean at the top fidelity of these points: observations
+    /// at lower fidelities are not final values.
+    Predicted(Vec<Vec<f64>>),
+}
+
+/// The fidelity input of a step: its logarithm over that of the top step, so
+/// that the top step is 1 and the early epochs, where curves move most, are
+/// spread out.
+fn fidelity(step: i64, top: i64) -> f64 {
+    if top > 1 {
+        (step.max(1) as f64).ln() / (top as f64).ln()
+    } else {
+        1.0
+    }
+}
+
 impl GpSampler {
     /// Sobol points before the model: 2 per dimension, at least 5 and at most
     /// 10, so that in 20 dimensions a 40-trial budget is not all design.
@@ -275,52 +296,7 @@ impl GpSampler {
         self.last_theta = Some(hyper.theta.clone());
         Ok(hyper)
     }
-}
 
-/// Where the acquisition's incumbent comes from.
-enum Incumbents {
-    /// The observed values (transformed as the model's outputs): the best of
-    /// them, and the points best first.
-    Observed { best: f64, ranked: Vec<Vec<f64>> },
-    /// The posterior mean at the top fidelity of these points: observations
-    /// at lower fidelities are not final values.
-    Predicted(Vec<Vec<f64>>),
-}
-
-/// The fidelity input of a step: its logarithm over that of the top step, so
-/// that the top step is 1 and the early epochs, where curves move most, are
-/// spread out.
-fn fidelity(step: i64, top: i64) -> f64 {
-    if top > 1 {
-        (step.max(1) as f64).ln() / (top as f64).ln()
-    } else {
-        1.0
-    }
-}
-
-impl Sampler for GpSampler {
-    fn suggest(&mut self, domain: &Domain, history: &History) -> Result<Option<Vec<f64>>, SamplerError> {
-        if !history.curves.is_empty() {
-            return self.suggest_across_fidelities(domain, history);
-        }
-        let observed: Vec<_> = history.complete.iter().filter(|o| o.value.is_finite()).collect();
-        if observed.len() < self.initial_points(domain) {
-            return SobolSampler::new(self.seed).suggest(domain, history);
-        }
-        let encoder = Encoder::new(domain);
-        let x = encoder.encode_all(observed.iter().map(|o| &o.point));
-        let y = yeo_johnson(&observed.iter().map(|o| o.value).collect::<Vec<_>>());
-        let mut order: Vec<usize> = (0..observed.len()).collect();
-        order.sort_by(|&a, &b| observed[a].value.total_cmp(&observed[b].value));
-        let incumbents = Incumbents::Observed {
-            best: y.iter().copied().fold(f64::INFINITY, f64::min),
-            ranked: order.iter().take(3).map(|&i| observed[i].point.clone()).collect(),
-        };
-        self.propose(domain, history, &encoder, x, y, incumbents)
-    }
-}
-
-impl GpSampler {
     /// Under a pruner: one GP over the configuration and the fidelity, fitted
     /// to every trial's values at its rungs and its last step, maximizing the
     /// acquisition at the top fidelity. Unlike a model of one rung (BOHB's),
@@ -419,6 +395,28 @@ impl GpSampler {
             // Every candidate was taken: fall back to an untaken random point.
             None => crate::random::RandomSampler::new(rng.gen()).suggest(domain, history),
         }
+    }
+}
+
+impl Sampler for GpSampler {
+    fn suggest(&mut self, domain: &Domain, history: &History) -> Result<Option<Vec<f64>>, SamplerError> {
+        if !history.curves.is_empty() {
+            return self.suggest_across_fidelities(domain, history);
+        }
+        let observed: Vec<_> = history.complete.iter().filter(|o| o.value.is_finite()).collect();
+        if observed.len() < self.initial_points(domain) {
+            return SobolSampler::new(self.seed).suggest(domain, history);
+        }
+        let encoder = Encoder::new(domain);
+        let x = encoder.encode_all(observed.iter().map(|o| &o.point));
+        let y = yeo_johnson(&observed.iter().map(|o| o.value).collect::<Vec<_>>());
+        let mut order: Vec<usize> = (0..observed.len()).collect();
+        order.sort_by(|&a, &b| observed[a].value.total_cmp(&observed[b].value));
+        let incumbents = Incumbents::Observed {
+            best: y.iter().copied().fold(f64::INFINITY, f64::min),
+            ranked: order.iter().take(3).map(|&i| observed[i].point.clone()).collect(),
+        };
+        self.propose(domain, history, &encoder, x, y, incumbents)
     }
 }
 
