@@ -28,10 +28,12 @@ YAML
 echo "| run | trials | pruned | epochs trained | wall seconds | best validation error (%) |"
 echo "|---|---|---|---|---|---|"
 for pruner in none asha; do
+    settings=()
+    [ "$pruner" = asha ] && settings=(--min-resource 1 --max-resource 6)
     start="$(date +%s.%N)"
     "$bo" run --objective fashion-mnist --config "$dir/six-epochs.yaml" --surrogate gp --seed "$seed" \
         --trials "$trials" --study "$pruner" --storage "$dir/bo.db" --pruner "$pruner" \
-        --min-resource 1 --max-resource 6 --quiet > /dev/null
+        "${settings[@]}" --quiet > /dev/null
     end="$(date +%s.%N)"
     "$bo" export "$pruner" --storage "$dir/bo.db" --format json > "$dir/$pruner-export.json"
     python3 - "$dir/$pruner-export.json" "$pruner" "$start" "$end" <<'PY'

@@ -50,6 +50,8 @@ pub struct BenchSettings {
     /// The pruners' first rung, and η between rungs (multi-fidelity strategies).
     pub min_resource: i64,
     pub reduction_factor: f64,
+    /// ASHA's and Hyperband's `bootstrap_count`.
+    pub bootstrap_count: usize,
     pub quiet: bool,
 }
 
@@ -247,11 +249,20 @@ fn bench_pruner(name: &str, settings: &BenchSettings, max_resource: i64) -> Resu
     let (min, eta) = (settings.min_resource, settings.reduction_factor);
     let spec = match name {
         "wandb" => PrunerSpec::from_early_terminate(&json!({"type": "hyperband", "min_iter": min, "eta": eta})),
-        "median" | "asha" | "hyperband" => {
+        "median" => PrunerSpec::from_flags(
+            name,
+            &PrunerFlags {
+                min_resource: Some(min),
+                ..PrunerFlags::default()
+            },
+        )
+        .map(|s| s.expect("a named pruner")),
+        "asha" | "hyperband" => {
             let flags = PrunerFlags {
                 min_resource: Some(min),
                 max_resource: Some(max_resource),
                 reduction_factor: Some(eta),
+                bootstrap_count: Some(settings.bootstrap_count),
                 ..PrunerFlags::default()
             };
             PrunerSpec::from_flags(name, &flags).map(|s| s.expect("a named pruner"))
@@ -335,10 +346,13 @@ fn one_study(
     let unit = problem.max_resource().unwrap_or(1);
     let pruner = pruner_name.map(|p| bench_pruner(p, settings, unit)).transpose()?;
     // Pruner settings other than the defaults make studies of their own.
-    let variant = match (&pruner, settings.min_resource, settings.reduction_factor) {
+    let mut variant = match (&pruner, settings.min_resource, settings.reduction_factor) {
         (Some(_), min, eta) if min != 1 || eta != 3.0 => format!("-r{min}-eta{eta}"),
         _ => String::new(),
     };
+    if settings.bootstrap_count > 0 && matches!(pruner_name, Some("asha" | "hyperband")) {
+        variant += &format!("-bc{}", settings.bootstrap_count);
+    }
     let name = format!(
         "bench-{}-{strategy}{variant}-b{}-s{seed}",
         problem.key(),
@@ -494,9 +508,9 @@ pub fn run(settings: &BenchSettings) -> Result<Summary> {
         true => 1,
         false => settings.jobs,
     };
-    if jobs > 1 {
-        set_blas_threads(1);
-    }
+    // One BLAS thread whatever --jobs: OpenBLAS's sums depend on its thread
+    // count, and the GP's choices with them, so the table would too.
+    set_blas_threads(1);
     let progress = ProgressBar::with_draw_target(
         Some(cases.len() as u64),
         if settings.quiet {

@@ -39,6 +39,10 @@ pub enum PrunerSpec {
         max_resource: Option<i64>,
         #[serde(default = "three")]
         reduction_factor: f64,
+        /// Trials at a rung before any goes on from it (studies stored
+        /// before this setting read as 0).
+        #[serde(default)]
+        bootstrap_count: usize,
     },
     Hyperband {
         #[serde(default = "one")]
@@ -46,6 +50,8 @@ pub enum PrunerSpec {
         max_resource: i64,
         #[serde(default = "three")]
         reduction_factor: f64,
+        #[serde(default)]
+        bootstrap_count: usize,
     },
     /// W&B's `early_terminate`, with its bands worked out.
     WandbHyperband { bands: Vec<i64>, eta: f64, strict: bool },
@@ -70,6 +76,41 @@ pub struct PrunerFlags {
     pub percentile: Option<f64>,
     pub threshold: Option<f64>,
     pub startup_trials: Option<usize>,
+    pub bootstrap_count: Option<usize>,
+}
+
+/// Refuses a flag the named pruner has no use for, rather than ignore it.
+fn refuse_foreign_flags(name: &str, flags: &PrunerFlags) -> Result<(), String> {
+    let given = [
+        ("--min-resource", flags.min_resource.is_some()),
+        ("--max-resource", flags.max_resource.is_some()),
+        ("--reduction-factor", flags.reduction_factor.is_some()),
+        ("--percentile", flags.percentile.is_some()),
+        ("--threshold", flags.threshold.is_some()),
+        ("--startup-trials", flags.startup_trials.is_some()),
+        ("--bootstrap-count", flags.bootstrap_count.is_some()),
+    ];
+    let used: &[&str] = match name {
+        "none" => &[],
+        "median" => &["--min-resource", "--startup-trials"],
+        "percentile" => &["--min-resource", "--startup-trials", "--percentile"],
+        "threshold" => &["--min-resource", "--threshold"],
+        "asha" | "hyperband" => &[
+            "--min-resource",
+            "--max-resource",
+            "--reduction-factor",
+            "--bootstrap-count",
+        ],
+        _ => return Ok(()),
+    };
+    match given.iter().find(|(flag, set)| *set && !used.contains(flag)) {
+        Some((flag, _)) if used.is_empty() => Err(format!("{flag} is a pruner setting, and the pruner is none")),
+        Some((flag, _)) => Err(format!(
+            "{flag} is not a setting of {name} (it takes {})",
+            used.join(", ")
+        )),
+        None => Ok(()),
+    }
 }
 
 impl PrunerSpec {
@@ -78,6 +119,8 @@ impl PrunerSpec {
         let min_resource = flags.min_resource.unwrap_or(1);
         let startup_trials = flags.startup_trials.unwrap_or(5);
         let reduction_factor = flags.reduction_factor.unwrap_or(3.0);
+        let bootstrap_count = flags.bootstrap_count.unwrap_or(0);
+        refuse_foreign_flags(name, flags)?;
         let spec = match name {
             "none" => return Ok(None),
             "median" => PrunerSpec::Median {
@@ -101,6 +144,7 @@ impl PrunerSpec {
                 min_resource,
                 max_resource: flags.max_resource,
                 reduction_factor,
+                bootstrap_count,
             },
             "hyperband" => PrunerSpec::Hyperband {
                 min_resource,
@@ -108,6 +152,7 @@ impl PrunerSpec {
                     .max_resource
                     .ok_or("--pruner hyperband needs --max-resource N (the steps of a full trial, e.g. its epochs)")?,
                 reduction_factor,
+                bootstrap_count,
             },
             other => {
                 return Err(format!(
@@ -236,11 +281,13 @@ impl PrunerSpec {
                 min_resource,
                 max_resource,
                 reduction_factor,
+                ..
             } => rungs(*min_resource, *max_resource, *reduction_factor),
             PrunerSpec::Hyperband {
                 min_resource,
                 max_resource,
                 reduction_factor,
+                ..
             } => rungs(*min_resource, Some(*max_resource), *reduction_factor),
             PrunerSpec::WandbHyperband { .. } => Ok(()),
         }
@@ -274,20 +321,24 @@ impl PrunerSpec {
                 min_resource,
                 max_resource,
                 reduction_factor,
+                bootstrap_count,
             } => Box::new(Asha {
                 min_resource,
                 reduction_factor,
                 min_early_stopping_rate: 0,
                 max_resource,
+                bootstrap_count,
             }),
             PrunerSpec::Hyperband {
                 min_resource,
                 max_resource,
                 reduction_factor,
+                bootstrap_count,
             } => Box::new(Hyperband {
                 min_resource,
                 max_resource,
                 reduction_factor,
+                bootstrap_count,
             }),
             PrunerSpec::WandbHyperband { bands, eta, strict } => Box::new(WandbHyperband { bands, eta, strict }),
         }
@@ -363,12 +414,21 @@ mod tests {
     fn flags_and_sweep_keys_are_checked_and_round_trip() {
         let flags = PrunerFlags {
             max_resource: Some(27),
+            bootstrap_count: Some(2),
             ..PrunerFlags::default()
         };
         let spec = PrunerSpec::from_flags("hyperband", &flags).unwrap().unwrap();
         assert_eq!(PrunerSpec::from_json(&spec.to_json()).unwrap(), spec);
         assert_eq!(PrunerSpec::from_sweep(&spec.to_json()).unwrap(), spec);
-        assert!(PrunerSpec::from_flags("none", &flags).unwrap().is_none());
+        assert!(PrunerSpec::from_flags("none", &PrunerFlags::default())
+            .unwrap()
+            .is_none());
+        // Studies stored before the bootstrap setting existed read as without one.
+        let stored = json!({"type": "asha", "min_resource": 1, "max_resource": null, "reduction_factor": 3.0});
+        assert!(matches!(
+            PrunerSpec::from_json(&stored).unwrap(),
+            PrunerSpec::Asha { bootstrap_count: 0, .. }
+        ));
         let with = |min: Option<i64>, max: Option<i64>, eta: Option<f64>, percentile: Option<f64>| PrunerFlags {
             min_resource: min,
             max_resource: max,
@@ -384,6 +444,17 @@ mod tests {
             ("asha", with(None, None, Some(1.0), None), "reduction factor"),
             ("asha", with(Some(9), Some(9), None, None), "must be above"),
             ("percentile", with(None, None, None, Some(100.0)), "between 0 and 100"),
+            (
+                "asha",
+                with(None, None, None, Some(50.0)),
+                "--percentile is not a setting of asha",
+            ),
+            (
+                "median",
+                with(None, Some(9), None, None),
+                "--max-resource is not a setting of median",
+            ),
+            ("none", with(Some(2), None, None, None), "the pruner is none"),
             ("hyperbnd", PrunerFlags::default(), "unknown pruner `hyperbnd`"),
         ] {
             let error = PrunerSpec::from_flags(name, &flags).unwrap_err();

@@ -816,6 +816,70 @@ fn pruned_trials_are_stored_with_their_step_and_their_programs_are_gone() {
 }
 
 #[test]
+fn a_bootstrap_count_stops_the_first_trials_at_a_rung_however_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    curve_study(
+        d,
+        "pruner: {type: asha, max_resource: 9, reduction_factor: 2, bootstrap_count: 1}\n",
+    );
+    let first = |study: &str| {
+        let doc = export(d, study);
+        let t = &trials(&doc)[0];
+        assert_eq!(t["params"]["x"], 0.3, "the grid's first point is its best: {t}");
+        (
+            doc["pruner"]["bootstrap_count"].as_u64(),
+            t["state"].as_str().map(String::from),
+            t["resource"].as_i64(),
+        )
+    };
+    ok(bo(d, &["run", "--config", "sweep.yaml", "--study", "b", "--quiet"]));
+    // Alone at the first rung (step 1), the best trial stops there.
+    assert_eq!(first("b"), (Some(1), Some("pruned".into()), Some(1)));
+    let flags = ["--pruner", "asha", "--max-resource", "9", "--reduction-factor", "2"];
+    let run = |study: &str, extra: &[&str]| {
+        let args = [
+            &["run", "--config", "sweep.yaml", "--study", study, "--quiet"],
+            &flags[..],
+            extra,
+        ]
+        .concat();
+        bo(d, &args)
+    };
+    // Optuna's default (0): the first trial at a rung goes on, and completes.
+    ok(run("none", &[]));
+    assert_eq!(first("none"), (Some(0), Some("complete".into()), Some(9)));
+    ok(run("flag", &["--bootstrap-count", "1"]));
+    assert_eq!(first("flag"), first("b"));
+    // A pruner without rungs refuses the setting before storing anything.
+    let out = bo(
+        d,
+        &[
+            "run",
+            "--config",
+            "sweep.yaml",
+            "--study",
+            "m",
+            "--pruner",
+            "median",
+            "--bootstrap-count",
+            "1",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("--bootstrap-count is not a setting of median"),
+        "{stderr}"
+    );
+    let studies = ok(bo(d, &["studies"]));
+    assert!(studies.lines().any(|l| l.starts_with("b ")), "{studies}");
+    assert!(
+        !studies.lines().any(|l| l.starts_with("m ")),
+        "no study m was stored: {studies}"
+    );
+}
+
+#[test]
 fn a_non_finite_intermediate_value_fails_the_trial() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -927,6 +991,7 @@ fn a_resumed_hyperband_study_carries_each_bracket_on() {
         min_resource: 1,
         max_resource: 9,
         reduction_factor: 3.0,
+        bootstrap_count: 0,
     };
     let spans =
         (0..3).any(|b| (0..8).any(|n| hyperband.bracket_of(n) == b) && (8..16).any(|n| hyperband.bracket_of(n) == b));

@@ -85,17 +85,19 @@ class Ledger:
 
 
 def run_optuna(pruner_name, sampler="tpe"):
-    def run(surrogate, task, ledger, seed, min_resource, eta):
+    def run(surrogate, task, ledger, seed, min_resource, eta, bootstrap_count):
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         pruners = {
             None: optuna.pruners.NopPruner(),
             "hyperband": optuna.pruners.HyperbandPruner(
-                min_resource=min_resource, max_resource=EPOCHS, reduction_factor=eta
+                min_resource=min_resource, max_resource=EPOCHS, reduction_factor=eta, bootstrap_count=bootstrap_count
             ),
             "median": optuna.pruners.MedianPruner(n_warmup_steps=min_resource - 1),
-            "sh": optuna.pruners.SuccessiveHalvingPruner(min_resource=min_resource, reduction_factor=eta),
+            "sh": optuna.pruners.SuccessiveHalvingPruner(
+                min_resource=min_resource, reduction_factor=eta, bootstrap_count=bootstrap_count
+            ),
         }
         samplers = {
             "tpe": lambda: optuna.samplers.TPESampler(seed=seed),
@@ -128,7 +130,7 @@ def run_optuna(pruner_name, sampler="tpe"):
     return run
 
 
-def run_dehb(surrogate, task, ledger, seed, min_resource, eta):
+def run_dehb(surrogate, task, ledger, seed, min_resource, eta, _bootstrap_count):
     import ConfigSpace as CS
     from dehb import DEHB
     from loguru import logger
@@ -166,7 +168,7 @@ def run_dehb(surrogate, task, ledger, seed, min_resource, eta):
         clock = time.perf_counter()
 
 
-def run_skopt(surrogate, task, ledger, seed, min_resource, eta):
+def run_skopt(surrogate, task, ledger, seed, min_resource, eta, _bootstrap_count):
     """scikit-optimize's gp_minimize at full fidelity, in the same space."""
     from skopt import gp_minimize
 
@@ -204,6 +206,8 @@ def main():
     parser.add_argument("--tasks", default=",".join(DEFAULT_TASKS))
     parser.add_argument("--min-resource", type=int, default=1, help="the pruners' first rung, in epochs (as bo bench)")
     parser.add_argument("--reduction-factor", type=int, default=3, help="eta between rungs (as bo bench)")
+    parser.add_argument("--bootstrap-count", type=int, default=0,
+                        help="trials at a rung before Optuna's SH and Hyperband pruners promote any (as bo bench)")
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated: " + ", ".join(PEERS))
     parser.add_argument("--out", default="lcbench-peers.json")
     args = parser.parse_args()
@@ -228,7 +232,7 @@ def main():
         for peer in peers:
             for seed in range(args.seeds):
                 ledger = Ledger(args.budget)
-                PEERS[peer](surrogate, task, ledger, seed, args.min_resource, args.reduction_factor)
+                PEERS[peer](surrogate, task, ledger, seed, args.min_resource, args.reduction_factor, args.bootstrap_count)
                 ledger.emit(float("inf"))
                 # JSON has no NaN: "nothing completed yet" is null.
                 best = [None if np.isnan(v) else v for v in ledger.best]

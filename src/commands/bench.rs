@@ -51,6 +51,9 @@ pub struct BenchArgs {
     /// Multi-fidelity strategies: η, the factor between rungs.
     #[arg(long, default_value_t = 3.0)]
     reduction_factor: f64,
+    /// asha and hyperband strategies: trials at a rung before any goes on from it.
+    #[arg(long, default_value_t = 0)]
+    bootstrap_count: usize,
     /// Where results.json, table.md and plots/ go.
     #[arg(long, default_value = "bench-results")]
     out: PathBuf,
@@ -86,6 +89,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         validation_size: args.validation_size,
         min_resource: args.min_resource,
         reduction_factor: args.reduction_factor,
+        bootstrap_count: args.bootstrap_count,
         quiet: args.quiet,
     };
     handle_signals()?;

@@ -120,6 +120,10 @@ struct PrunerArgs {
     /// η: one trial in η goes on at each rung (asha, hyperband) [default: 3].
     #[arg(long)]
     reduction_factor: Option<f64>,
+    /// asha, hyperband: a trial goes on from a rung only once more than this many trials
+    /// have reached it; η − 1 is the ASHA paper's rule [default: 0, the first goes on alone].
+    #[arg(long)]
+    bootstrap_count: Option<usize>,
     /// The percentile pruner's percentile, 0 to 100: the lower, the more it stops.
     #[arg(long)]
     percentile: Option<f64>,
@@ -144,6 +148,7 @@ impl PrunerArgs {
             percentile: self.percentile,
             threshold: self.threshold,
             startup_trials: self.startup_trials,
+            bootstrap_count: self.bootstrap_count,
         };
         match &self.pruner {
             Some(name) => Ok(Some(PrunerSpec::from_flags(name, &flags).map_err(anyhow::Error::msg)?)),

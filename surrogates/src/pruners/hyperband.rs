@@ -11,6 +11,8 @@ pub struct Hyperband {
     pub min_resource: i64,
     pub max_resource: i64,
     pub reduction_factor: f64,
+    /// Each bracket's ASHA `bootstrap_count`.
+    pub bootstrap_count: usize,
 }
 
 impl Hyperband {
@@ -51,6 +53,7 @@ impl Hyperband {
             reduction_factor: self.reduction_factor,
             min_early_stopping_rate: bracket as u32,
             max_resource: Some(self.max_resource),
+            bootstrap_count: self.bootstrap_count,
         }
     }
 }
@@ -77,6 +80,7 @@ mod tests {
             min_resource: 1,
             max_resource: 27,
             reduction_factor: 3.0,
+            bootstrap_count: 0,
         }
     }
 
