@@ -39,8 +39,8 @@ pub enum PrunerSpec {
         max_resource: Option<i64>,
         #[serde(default = "three")]
         reduction_factor: f64,
-        /// Trials at a rung before any goes on from it (studies stored
-        /// before this setting read as 0).
+        /// The first this many trials at each rung stop there, unjudged
+        /// (studies stored before this setting read as 0).
         #[serde(default)]
         bootstrap_count: usize,
     },

@@ -51,7 +51,7 @@ pub struct BenchArgs {
     /// Multi-fidelity strategies: η, the factor between rungs.
     #[arg(long, default_value_t = 3.0)]
     reduction_factor: f64,
-    /// asha and hyperband strategies: trials at a rung before any goes on from it.
+    /// asha and hyperband strategies: the first N trials at each rung stop there, unjudged.
     #[arg(long, default_value_t = 0)]
     bootstrap_count: usize,
     /// Where results.json, table.md and plots/ go.

@@ -120,8 +120,8 @@ struct PrunerArgs {
     /// η: one trial in η goes on at each rung (asha, hyperband) [default: 3].
     #[arg(long)]
     reduction_factor: Option<f64>,
-    /// asha, hyperband: a trial goes on from a rung only once more than this many trials
-    /// have reached it; η − 1 is the ASHA paper's rule [default: 0, the first goes on alone].
+    /// asha, hyperband: the first N trials to reach each rung stop there, unjudged, and compete
+    /// no further; η − 1 is the ASHA paper's rule [default: 0, the first goes on alone].
     #[arg(long)]
     bootstrap_count: Option<usize>,
     /// The percentile pruner's percentile, 0 to 100: the lower, the more it stops.

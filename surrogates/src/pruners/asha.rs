@@ -26,8 +26,8 @@ pub struct Asha {
     pub min_early_stopping_rate: u32,
     /// Rungs stop below this step, where trials complete.
     pub max_resource: Option<i64>,
-    /// A trial goes on from a rung only once more than this many trials
-    /// (itself included) have reached it.
+    /// The first this many trials (by number) to reach a rung stop there,
+    /// unjudged, and compete no further.
     pub bootstrap_count: usize,
 }
 
