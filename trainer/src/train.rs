@@ -341,6 +341,15 @@ impl DeviceClock {
     }
 }
 
+/// The learning rate the optimizer is given for `lr` under `loss_scale`
+/// (see `Run::new`): SGD's steps grow with the gradient, Adam's do not.
+fn scaled_lr(optimizer: OptimizerKind, lr: f64, loss_scale: f64) -> f64 {
+    match optimizer {
+        OptimizerKind::Sgd => lr / loss_scale,
+        OptimizerKind::Adam | OptimizerKind::AdamW => lr,
+    }
+}
+
 /// A network in training, with what each step needs.
 struct Run<'a> {
     config: &'a TrainConfig,
@@ -390,28 +399,26 @@ impl<'a> Run<'a> {
             models::to_channels_last(&vs);
         }
         let eps = 1e-8 * loss_scale;
+        // Decay added to the gradient scales with it; AdamW's, applied to the weights, does not.
+        let wd = match config.optimizer {
+            OptimizerKind::Sgd | OptimizerKind::Adam => config.weight_decay * loss_scale,
+            OptimizerKind::AdamW => config.weight_decay,
+        };
+        let lr = scaled_lr(config.optimizer, config.lr, loss_scale);
         let built = match config.optimizer {
             OptimizerKind::Sgd => nn::Sgd {
                 momentum: config.momentum,
                 dampening: 0.0,
-                wd: config.weight_decay * loss_scale,
+                wd,
                 nesterov: config.momentum > 0.0,
             }
-            .build(&vs, config.lr / loss_scale),
-            OptimizerKind::Adam => nn::adam(config.momentum, 0.999, config.weight_decay * loss_scale)
-                .eps(eps)
-                .build(&vs, config.lr),
-            OptimizerKind::AdamW => nn::adamw(config.momentum, 0.999, config.weight_decay)
-                .eps(eps)
-                .build(&vs, config.lr),
+            .build(&vs, lr),
+            OptimizerKind::Adam => nn::adam(config.momentum, 0.999, wd).eps(eps).build(&vs, lr),
+            OptimizerKind::AdamW => nn::adamw(config.momentum, 0.999, wd).eps(eps).build(&vs, lr),
         };
         let mut optimizer = built.map_err(|e| TrainError::Invalid(format!("cannot build the optimizer: {e}")))?;
         if config.model == Architecture::Airbench {
             // The same decay per step for the faster-learning shifts as for the weights.
-            let wd = match config.optimizer {
-                OptimizerKind::Sgd | OptimizerKind::Adam => config.weight_decay * loss_scale,
-                OptimizerKind::AdamW => config.weight_decay,
-            };
             optimizer.set_weight_decay_group(models::BIAS_GROUP, wd / config.bias_lr_scale());
         }
         // Augmented images are kept in the precision the network reads.
@@ -440,14 +447,6 @@ impl<'a> Run<'a> {
         })
     }
 
-    /// The learning rate the optimizer is given for `lr` (see `Run::new`).
-    fn scaled_lr(&self, lr: f64) -> f64 {
-        match self.config.optimizer {
-            OptimizerKind::Sgd => lr / self.loss_scale,
-            OptimizerKind::Adam | OptimizerKind::AdamW => lr,
-        }
-    }
-
     /// Trains epoch `epoch` (from 1); returns its mean training loss.
     fn train_epoch(&mut self, epoch: i64, stop: &dyn Fn() -> bool) -> Result<f64, TrainError> {
         let config = self.config;
@@ -462,7 +461,11 @@ impl<'a> Run<'a> {
             }
             let x = images.narrow(0, b * self.batch, self.batch);
             let y = labels.narrow(0, b * self.batch, self.batch);
-            let lr = self.scaled_lr(config.lr_at(self.step as f64 / self.total_steps as f64));
+            let lr = scaled_lr(
+                config.optimizer,
+                config.lr_at(self.step as f64 / self.total_steps as f64),
+                self.loss_scale,
+            );
             self.optimizer.set_lr(lr);
             if config.model == Architecture::Airbench {
                 self.optimizer

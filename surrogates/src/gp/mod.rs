@@ -248,6 +248,14 @@ enum Incumbents {
     Predicted(Vec<Vec<f64>>),
 }
 
+/// The three points with the lowest values, best first: where the
+/// acquisition optimizer starts its local searches.
+fn best_three<'a>(points: impl Iterator<Item = &'a Vec<f64>>, values: &[f64]) -> Vec<Vec<f64>> {
+    let mut ranked: Vec<(&Vec<f64>, f64)> = points.zip(values.iter().copied()).collect();
+    ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
+    ranked.into_iter().take(3).map(|(p, _)| p.clone()).collect()
+}
+
 /// The fidelity input of a step: its logarithm over that of the top step, so
 /// that the top step is 1 and the early epochs, where curves move most, are
 /// spread out.
@@ -354,10 +362,8 @@ impl GpSampler {
             Incumbents::Observed { best, ranked } => (best, ranked),
             Incumbents::Predicted(points) => {
                 let (mean, _) = posterior.predict(encoder.encode_all(points.iter()).view());
-                let mut order: Vec<usize> = (0..points.len()).collect();
-                order.sort_by(|&a, &b| mean[a].total_cmp(&mean[b]));
                 let best = mean.iter().copied().fold(f64::INFINITY, f64::min);
-                (best, order.iter().take(3).map(|&i| points[i].clone()).collect())
+                (best, best_three(points.iter(), mean.as_slice().expect("a fresh array")))
             }
         };
         if !history.pending.is_empty() {
@@ -409,12 +415,11 @@ impl Sampler for GpSampler {
         }
         let encoder = Encoder::new(domain);
         let x = encoder.encode_all(observed.iter().map(|o| &o.point));
-        let y = yeo_johnson(&observed.iter().map(|o| o.value).collect::<Vec<_>>());
-        let mut order: Vec<usize> = (0..observed.len()).collect();
-        order.sort_by(|&a, &b| observed[a].value.total_cmp(&observed[b].value));
+        let values: Vec<f64> = observed.iter().map(|o| o.value).collect();
+        let y = yeo_johnson(&values);
         let incumbents = Incumbents::Observed {
             best: y.iter().copied().fold(f64::INFINITY, f64::min),
-            ranked: order.iter().take(3).map(|&i| observed[i].point.clone()).collect(),
+            ranked: best_three(observed.iter().map(|o| &o.point), &values),
         };
         self.propose(domain, history, &encoder, x, y, incumbents)
     }
